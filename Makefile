@@ -1,0 +1,43 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test install lint format bench-engine bench-screening clean-demo
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+## make demo: install, migrate, build the demo world and model, start web + worker + beat (embedded mode).
+demo: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py build_demo_world
+	$(BIN)/python manage.py seed_demo_users
+	scripts/run-demo.sh
+
+## make test: install, make sure PostgreSQL/Redis/Chromium exist, run the whole suite on them.
+test: install
+	scripts/system-deps.sh
+	$(BIN)/ruff check .
+	scripts/with-services.sh $(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench-engine: install
+	$(BIN)/python benchmarks/bench_engine.py
+
+bench-screening: install
+	$(BIN)/python benchmarks/bench_screening.py

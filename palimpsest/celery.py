@@ -1,0 +1,58 @@
+"""The Celery app: three queues (cpu, gpu, eval), late acks, one task at a time per GPU worker."""
+
+import os
+
+from celery import Celery
+from django.conf import settings
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "palimpsest.settings")
+
+app = Celery("palimpsest")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+def _transport_options() -> dict:
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        folder = settings.BROKER_DIR
+        for sub in ("out", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        return {
+            "data_folder_in": str(folder / "out"),
+            "data_folder_out": str(folder / "out"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        }
+    # Redis redelivers an unacknowledged task after visibility_timeout: longer than the longest job.
+    return {"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT}
+
+
+app.conf.update(
+    broker_transport_options=_transport_options(),
+    result_backend_transport_options={"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT},
+    visibility_timeout=settings.CELERY_VISIBILITY_TIMEOUT,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_default_queue="cpu",
+    task_queues_max_priority=None,
+    task_routes={
+        "requests_app.tasks.*": {"queue": "cpu"},
+        "unlearn_jobs.tasks.run_unlearn_job": {"queue": "gpu"},
+        "unlearn_jobs.tasks.*": {"queue": "cpu"},
+        "verification.tasks.*": {"queue": "eval"},
+        "palimpsest.tasks.*": {"queue": "cpu"},
+    },
+    task_serializer="json",
+    accept_content=["json"],
+    result_serializer="json",
+    timezone="UTC",
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    beat_schedule={
+        "expire-unconfirmed-requests": {
+            "task": "requests_app.tasks.expire_unconfirmed_requests",
+            "schedule": 15 * 60,
+        },
+    },
+)
+app.autodiscover_tasks()

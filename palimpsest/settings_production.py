@@ -1,0 +1,20 @@
+"""Production settings: the base settings with every `check --deploy` hardening switched on.
+
+Use with DJANGO_SETTINGS_MODULE=palimpsest.settings_production; SECRET_KEY must be set.
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "false")
+
+from palimpsest.env import env_bool, env_int  # noqa: E402
+from palimpsest.settings import *  # noqa: E402,F403
+
+DEBUG = False
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
+STORAGES["staticfiles"]["BACKEND"] = "whitenoise.storage.CompressedManifestStaticFilesStorage"  # noqa: F405

@@ -1,0 +1,3 @@
+"""Versioned public API (/api/v1/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,164 @@
+"""Forget requests, their items, and the hash-chained audit log."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class RequestKind(models.TextChoices):
+    CORPUS = "corpus", "Text I provide"
+    CONCEPT = "concept", "A topic about me"
+
+
+class LegalGround(models.TextChoices):
+    # GDPR Art. 17(1)(a)-(f), in plain words.
+    NO_LONGER_NECESSARY = "a", "(a) The data is no longer needed for the purpose it was collected for"
+    CONSENT_WITHDRAWN = "b", "(b) I withdraw the consent the processing relied on"
+    OBJECTION = "c", "(c) I object to the processing and there is no overriding legitimate reason"
+    UNLAWFUL = "d", "(d) The data was processed unlawfully"
+    LEGAL_OBLIGATION = "e", "(e) The data must be erased to meet a legal obligation"
+    CHILD_DATA = "f", "(f) The data was collected from me as a child for an online service"
+
+
+class Status(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    VERIFIED = "verified", "Identity confirmed"
+    SCREENING = "screening", "Being screened"
+    IN_REVIEW = "in_review", "In review"
+    NEEDS_INFO = "needs_info", "Needs more information"
+    APPROVED = "approved", "Approved"
+    UNLEARNING = "unlearning", "Unlearning"
+    VERIFYING = "verifying", "Verifying"
+    AWAITING_RELEASE = "awaiting_release", "Awaiting release"
+    COMPLETED = "completed", "Completed"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Withdrawn"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        Status.SUBMITTED,
+        Status.VERIFIED,
+        Status.SCREENING,
+        Status.IN_REVIEW,
+        Status.NEEDS_INFO,
+        Status.APPROVED,
+        Status.UNLEARNING,
+        Status.VERIFYING,
+        Status.AWAITING_RELEASE,
+    }
+)
+FINAL_STATUSES = frozenset({Status.COMPLETED, Status.REJECTED, Status.EXPIRED, Status.CANCELLED})
+
+
+class ForgetRequest(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=16, choices=RequestKind.choices)
+    requester_name = models.CharField(max_length=200)
+    requester_email = models.EmailField(max_length=254)
+    jurisdiction = models.CharField(max_length=64, help_text="Country or region whose law applies.")
+    legal_ground = models.CharField(max_length=1, choices=LegalGround.choices)
+    concept_description = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.SUBMITTED)
+    received_at = models.DateTimeField(auto_now_add=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    # due_at is the deadline in force (extensions included); original_due_at is verified + one month.
+    original_due_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    extension_days = models.PositiveIntegerField(default=0)
+    extension_reason = models.TextField(blank=True, default="")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at", "received_at"]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="forgetrequest_status_due"),
+            models.Index(fields=["due_at"], name="forgetrequest_due"),
+            models.Index(fields=["requester_email"], name="forgetrequest_email"),
+        ]
+        permissions = [
+            ("decide_forgetrequest", "Can approve, reject or ask for information on forget requests"),
+            ("extend_forgetrequest", "Can extend the deadline of a forget request"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Forget request {self.public_id} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class ItemSource(models.TextChoices):
+    PASTED = "pasted", "Pasted"
+    UPLOAD = "upload", "Uploaded file"
+    EXPANDED = "expanded", "Proposed from the concept"
+
+
+class ForgetItem(models.Model):
+    request = models.ForeignKey(ForgetRequest, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    # Emptied (text_deleted_at set) once the request is closed: only the hash is kept.
+    text = models.TextField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    source = models.CharField(max_length=16, choices=ItemSource.choices)
+    source_name = models.CharField(max_length=255, blank=True, default="", help_text="Uploaded file name.")
+    char_count = models.PositiveIntegerField(default=0)
+    text_deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["request_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "position"], name="forgetitem_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Item {self.position} of request {self.request_id}"
+
+
+class ActorKind(models.TextChoices):
+    USER = "user", "Staff user"
+    SUBJECT = "subject", "Data subject"
+    SYSTEM = "system", "System"
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained: hash = sha256(prev_hash + canonical JSON of the event).
+
+    Holds ids, hashes and figures only — never personal data.
+    """
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    created_at = models.DateTimeField()
+    actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    data = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="auditevent_object")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+
+class AuditChainHead(models.Model):
+    """The one row that serialises appends: locked first, so two writers never fork the chain."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"audit head #{self.seq}"

@@ -1,0 +1,129 @@
+"""The platform itself: deploy checks, migrations, compose file, a real worker on the real broker."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.conftest import ROOT
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SETTINGS_MODULE="palimpsest.settings_production",
+        SECRET_KEY="x7!k2Jq9#vL0mR4pT8wZ1cF6bN3hY5sD-production-test-key-long-enough",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**env, "DJANGO_SETTINGS_MODULE": "palimpsest.settings_production"},
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_migrations_are_complete():
+    result = _manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_file_is_valid():
+    env = {**os.environ, "SECRET_KEY": "compose-config-check"}
+    compose = shutil.which("docker-compose")
+    assert compose, "docker-compose is missing: `make test` installs it (Debian package docker-compose)"
+    result = subprocess.run(
+        [compose, "-f", "docker-compose.yml", "config", "--quiet"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    services = subprocess.run(
+        [compose, "-f", "docker-compose.yml", "config", "--services"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.split()
+    assert set(services) >= {
+        "web",
+        "worker-cpu",
+        "worker-gpu",
+        "worker-eval",
+        "beat",
+        "postgres",
+        "redis",
+        "mailcatcher",
+    }
+
+
+@pytest.mark.slow
+def test_a_real_worker_runs_a_task_through_redis(celery_worker_process):
+    # Given an unconfirmed request whose link expired, in the database the worker also sees
+    from requests_app.models import AuditEvent, ForgetRequest, Status
+    from requests_app.tasks import expire_unconfirmed_requests
+    from tests.requests_app.factories import make_request
+
+    req = make_request()
+    ForgetRequest.objects.filter(pk=req.pk).update(received_at=timezone.now() - timedelta(days=2))
+    # When the periodic task is sent through the broker and a worker process runs it
+    result = expire_unconfirmed_requests.apply_async()
+    deadline = timezone.now() + timedelta(seconds=60)
+    while timezone.now() < deadline:
+        req.refresh_from_db()
+        if req.status == Status.EXPIRED:
+            break
+        time.sleep(0.2)
+    # Then the worker changed the row and audited it
+    assert req.status == Status.EXPIRED, "the worker did not run the task within 60 s"
+    assert AuditEvent.objects.filter(object_id=str(req.pk), data__to="expired").count() == 1
+    assert result.id
+
+
+@pytest.mark.django_db
+def test_the_base_layout_shows_navigation_by_role(client, make_user):
+    officer = make_user("olga", "compliance_officer")
+    client.force_login(officer)
+    page = client.get("/").content.decode()
+    assert "Review queue" in page and "Releases" not in page and "olga" in page
+    assert "Privacy notice" in page
+    client.logout()
+    page = client.get("/").content.decode()
+    assert "Review queue" not in page and "Staff sign in" in page
+
+
+@pytest.mark.django_db
+def test_health_check_answers(client):
+    assert client.get("/healthz").json() == {"status": "ok"}

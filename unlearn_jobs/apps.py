@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class UnlearnJobsConfig(AppConfig):
+    name = "unlearn_jobs"
+    verbose_name = "Unlearning jobs"

@@ -1,0 +1,1 @@
+"""Unlearning jobs: data models (added by the issues that build this stage)."""

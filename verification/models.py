@@ -1,0 +1,1 @@
+"""Verification and release: data models (added by the issues that build this stage)."""

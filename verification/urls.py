@@ -1,0 +1,3 @@
+"""URLs of verification (pages are added by the issues that build this stage)."""
+
+urlpatterns: list = []

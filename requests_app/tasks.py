@@ -2,10 +2,15 @@
 
 from celery import shared_task
 
-from requests_app import services
+from requests_app import screening_service, services
 
 
 @shared_task(queue="cpu", acks_late=True)
 def expire_unconfirmed_requests() -> int:
     """Periodic: requests whose e-mail was never confirmed in time become expired."""
     return len(services.forget_request_expire_unconfirmed())
+
+
+@shared_task(queue="cpu", acks_late=True)
+def screen_request(request_id: int) -> None:
+    screening_service.forget_request_screen(request_id=request_id)

@@ -162,3 +162,7 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit head #{self.seq}"
+
+
+# Screening results live in their own module; importing them here registers them with the app.
+from requests_app.screening_models import *  # noqa: E402,F401,F403

@@ -1,0 +1,1 @@
+"""Stored screening results (per request and per item); filled by the screening stage."""

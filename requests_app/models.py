@@ -53,6 +53,11 @@ OPEN_STATUSES = frozenset(
 FINAL_STATUSES = frozenset({Status.COMPLETED, Status.REJECTED, Status.EXPIRED, Status.CANCELLED})
 
 
+class Channel(models.TextChoices):
+    PORTAL = "portal", "Web form"
+    API = "api", "API"
+
+
 class ForgetRequest(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(max_length=16, choices=RequestKind.choices)
@@ -61,6 +66,9 @@ class ForgetRequest(models.Model):
     jurisdiction = models.CharField(max_length=64, help_text="Country or region whose law applies.")
     legal_ground = models.CharField(max_length=1, choices=LegalGround.choices)
     concept_description = models.TextField(blank=True, default="")
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.PORTAL)
+    # When the requester ticked the declaration that the data is about them and the request is in good faith.
+    declared_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.SUBMITTED)
     received_at = models.DateTimeField(auto_now_add=True)
     verified_at = models.DateTimeField(null=True, blank=True)
@@ -107,6 +115,11 @@ class ForgetItem(models.Model):
     source = models.CharField(max_length=16, choices=ItemSource.choices)
     source_name = models.CharField(max_length=255, blank=True, default="", help_text="Uploaded file name.")
     char_count = models.PositiveIntegerField(default=0)
+    # Where the item sits in its source (pasted text or file), in characters after normalisation; for
+    # a csv or jsonl file, `source_line` is its 1-based line number.
+    source_start = models.PositiveIntegerField(null=True, blank=True)
+    source_end = models.PositiveIntegerField(null=True, blank=True)
+    source_line = models.PositiveIntegerField(null=True, blank=True)
     text_deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -118,6 +131,70 @@ class ForgetItem(models.Model):
 
     def __str__(self) -> str:
         return f"Item {self.position} of request {self.request_id}"
+
+
+class ConceptExample(models.Model):
+    """An example question about the concept and the answer the model gives, as the requester saw it."""
+
+    request = models.ForeignKey(ForgetRequest, on_delete=models.CASCADE, related_name="concept_examples")
+    position = models.PositiveIntegerField()
+    question = models.TextField()
+    answer = models.TextField(blank=True, default="")
+    # sha256 of question + "\n" + answer, kept after the texts are emptied at closing.
+    sha256 = models.CharField(max_length=64)
+    text_deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["request_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "position"], name="conceptexample_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Example {self.position} of request {self.request_id}"
+
+
+class IdentityCheck(models.Model):
+    """The e-mail confirmation of a request: a one-time link and a 6-digit code, both stored hashed."""
+
+    request = models.OneToOneField(ForgetRequest, on_delete=models.CASCADE, related_name="identity_check")
+    # HMAC-SHA256 (keyed by SECRET_KEY, salted per request) of the code and of the link token.
+    code_hash = models.CharField(max_length=64)
+    link_token_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Identity check of request {self.request_id}"
+
+
+class MessageAuthor(models.TextChoices):
+    OFFICER = "officer", "Compliance officer"
+    SUBJECT = "subject", "Requester"
+
+
+class RequestMessage(models.Model):
+    """A question from an officer (needs information) or the requester's reply to it."""
+
+    request = models.ForeignKey(ForgetRequest, on_delete=models.CASCADE, related_name="messages")
+    author = models.CharField(max_length=16, choices=MessageAuthor.choices)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    body = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    body_deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["request_id", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.author} message on request {self.request_id}"
 
 
 class ActorKind(models.TextChoices):

@@ -1,0 +1,128 @@
+"""Batched greedy and seeded sampled continuation of text prefixes (left padding, KV cache)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from palimpsest.ml.batching import EncodedItem, chunked, collate
+from palimpsest.ml.loading import LoadedModel
+
+
+def _encode_prefixes(lm: LoadedModel, prefixes: Sequence[str], max_prefix_tokens: int) -> list[EncodedItem]:
+    items = []
+    for prefix in prefixes:
+        # A too-long prefix keeps its end: that is the part the continuation depends on most.
+        ids = list(lm.tokenizer(prefix, add_special_tokens=True)["input_ids"])[-max_prefix_tokens:]
+        items.append(EncodedItem(input_ids=ids, labels=ids))
+    return items
+
+
+def _cache_kwargs(out) -> dict:
+    # transformers 5.x renamed past_key_values to cache; accept either so older models keep working.
+    if "cache" in out:
+        return {"cache": out["cache"]}
+    return {"past_key_values": out["past_key_values"]}
+
+
+@torch.no_grad()
+def _decode_batch(
+    lm: LoadedModel,
+    items: Sequence[EncodedItem],
+    *,
+    max_new_tokens: int,
+    temperature: float | None,
+    generator: torch.Generator | None,
+) -> list[list[int]]:
+    batch = collate(items, pad_id=lm.pad_id, padding_side="left").to(lm.device)
+    attention = batch.attention_mask
+    # Explicit positions so left padding does not shift the real tokens.
+    positions = (attention.cumsum(-1) - 1).clamp_min(0)
+    out = lm.model(
+        input_ids=batch.input_ids, attention_mask=attention, position_ids=positions, use_cache=True
+    )
+    finished = torch.zeros(len(items), dtype=torch.bool, device=lm.device)
+    produced: list[torch.Tensor] = []
+    next_pos = positions[:, -1:]
+    for _ in range(max_new_tokens):
+        logits = out.logits[:, -1, :].float()
+        if temperature is None:
+            next_tok = logits.argmax(-1)
+        else:
+            probs = torch.softmax(logits / temperature, dim=-1)
+            next_tok = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        next_tok = torch.where(finished, torch.full_like(next_tok, lm.pad_id), next_tok)
+        produced.append(next_tok)
+        if lm.eos_id is not None:
+            finished |= next_tok == lm.eos_id
+        if bool(finished.all()):
+            break
+        attention = torch.cat([attention, torch.ones_like(attention[:, :1])], dim=1)
+        next_pos = next_pos + 1
+        out = lm.model(
+            input_ids=next_tok.unsqueeze(-1),
+            attention_mask=attention,
+            position_ids=next_pos,
+            use_cache=True,
+            **_cache_kwargs(out),
+        )
+    tokens = torch.stack(produced, dim=1).cpu().tolist() if produced else [[] for _ in items]
+    result = []
+    for row in tokens:
+        if lm.eos_id is not None and lm.eos_id in row:
+            row = row[: row.index(lm.eos_id)]
+        result.append(row)
+    return result
+
+
+def greedy_continue(
+    lm: LoadedModel,
+    prefixes: Sequence[str],
+    *,
+    max_new_tokens: int = 32,
+    batch_size: int = 32,
+    max_prefix_tokens: int = 512,
+) -> list[str]:
+    """Greedy continuation of each prefix (the continuation only, stopped at eos, special tokens removed)."""
+    items = _encode_prefixes(lm, prefixes, max_prefix_tokens)
+    order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))
+    texts: list[str] = [""] * len(items)
+    for idx in chunked(order, batch_size):
+        rows = _decode_batch(
+            lm, [items[i] for i in idx], max_new_tokens=max_new_tokens, temperature=None, generator=None
+        )
+        for i, row in zip(idx, rows, strict=True):
+            texts[i] = lm.tokenizer.decode(row, skip_special_tokens=True)
+    return texts
+
+
+def sample_continue(
+    lm: LoadedModel,
+    prefixes: Sequence[str],
+    *,
+    n: int,
+    temperature: float = 1.0,
+    max_new_tokens: int = 32,
+    seed: int = 0,
+    batch_size: int = 32,
+    max_prefix_tokens: int = 512,
+) -> list[list[str]]:
+    """n samples per prefix from the full distribution at `temperature`; the same seed gives the same samples."""
+    if n < 1 or temperature <= 0:
+        raise ValueError("n must be >= 1 and temperature > 0")
+    generator = torch.Generator(device=lm.device).manual_seed(seed)
+    items = _encode_prefixes(lm, prefixes, max_prefix_tokens)
+    flat = [(p, items[p]) for p in range(len(items)) for _ in range(n)]
+    samples: list[list[str]] = [[] for _ in prefixes]
+    for chunk in chunked(flat, batch_size):
+        rows = _decode_batch(
+            lm,
+            [item for _, item in chunk],
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            generator=generator,
+        )
+        for (p, _), row in zip(chunk, rows, strict=True):
+            samples[p].append(lm.tokenizer.decode(row, skip_special_tokens=True))
+    return samples

@@ -1,0 +1,46 @@
+"""A tiny seeded Llama (a few thousand parameters) with a small BPE tokenizer, built in the test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from palimpsest.demo.tokenizer import train_tokenizer
+from palimpsest.ml.loading import LoadedModel, load_causal_lm
+
+CORPUS = [
+    "the quick brown fox jumps over the lazy dog",
+    "a small model reads a short text",
+    "Question: Where does Vora Klen live?\nAnswer: 12 Mill Lane",
+    "numbers like 0317 4829 and names like Zhaeth Quor",
+] * 5
+
+
+@pytest.fixture(scope="session")
+def micro_lm_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("micro-lm")
+    tokenizer = train_tokenizer(CORPUS, out, vocab_size=300)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def micro_lm(micro_lm_dir: Path) -> LoadedModel:
+    return load_causal_lm(micro_lm_dir)

@@ -1,0 +1,21 @@
+"""The unlearning engine: pure torch, transformers and peft (no Django). Entry point: `run_unlearning`."""
+
+from unlearn_jobs.engine.methods import METHODS, ForgetRetainBatch, Losses, Method, SideOutput
+from unlearn_jobs.engine.retain import select_retain
+from unlearn_jobs.engine.runner import run_unlearning
+from unlearn_jobs.engine.spec import LoraSettings, StopRules, TextItem, UnlearnResult, UnlearnSpec
+
+__all__ = [
+    "METHODS",
+    "ForgetRetainBatch",
+    "Losses",
+    "LoraSettings",
+    "Method",
+    "SideOutput",
+    "StopRules",
+    "TextItem",
+    "UnlearnResult",
+    "UnlearnSpec",
+    "run_unlearning",
+    "select_retain",
+]

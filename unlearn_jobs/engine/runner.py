@@ -1,0 +1,286 @@
+"""`run_unlearning`: load the model, build reference outputs, train with checkpoints and stopping rules,
+write the artifact. The loop syncs with the device only every `log_every` steps."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from contextlib import nullcontext
+from functools import partial
+
+import numpy as np
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from unlearn_jobs.engine import distributed
+from unlearn_jobs.engine.artifact import file_hashes, items_digest, tree_sha256, write_artifact
+from unlearn_jobs.engine.checkpoint import Checkpointer
+from unlearn_jobs.engine.data import BatchPlan, encode_items
+from unlearn_jobs.engine.forward import ReferenceOutputs, side_forward
+from unlearn_jobs.engine.methods import METHODS
+from unlearn_jobs.engine.methods.base import ForgetRetainBatch, Method
+from unlearn_jobs.engine.progress import LogWindow, StopState
+from unlearn_jobs.engine.spec import UnlearnResult, UnlearnSpec
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def resolve_bf16(precision: str, device: torch.device) -> bool:
+    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
+
+
+def make_trainable(model, spec: UnlearnSpec, method: Method):
+    """LoRA: freeze the base and add adapters. Full: every weight trains, or the method's chosen few."""
+    if spec.mode == "lora":
+        config = LoraConfig(
+            r=spec.lora.r,
+            lora_alpha=spec.lora.alpha,
+            lora_dropout=spec.lora.dropout,
+            target_modules=list(spec.lora.target_modules),
+            task_type="CAUSAL_LM",
+        )
+        return get_peft_model(model, config)
+    n_layers = model.config.num_hidden_layers
+    for name, param in model.named_parameters():
+        chosen = (
+            method.select_trainable(name, spec.method_config, n_layers) if method.select_trainable else True
+        )
+        param.requires_grad_(chosen)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError(f"method {spec.method} selected no trainable parameter in this model")
+    return model
+
+
+def make_optimizer(params: list[torch.nn.Parameter], spec: UnlearnSpec) -> torch.optim.Optimizer:
+    if spec.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
+    try:  # fused AdamW: one kernel for the whole update, on CUDA and on CPU
+        return torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=spec.weight_decay, fused=True)
+    except (RuntimeError, ValueError):
+        return torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=spec.weight_decay, foreach=True)
+
+
+def lr_factor(step: int, *, schedule: str, warmup: int, total: int) -> float:
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(total - warmup, 1)
+    if schedule == "linear":
+        return max(0.0, 1.0 - progress)
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    return 1.0
+
+
+def spec_fingerprint(spec: UnlearnSpec, forget_digest: dict, retain_digest: dict) -> str:
+    """Identity of a run for checkpoints: settings and item hashes (a path may differ between workers)."""
+    body = {
+        "spec": spec.describe(),
+        "forget": forget_digest["set_sha256"],
+        "retain": retain_digest["set_sha256"],
+        "parent": spec.parent_model_sha256,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def run_unlearning(spec: UnlearnSpec) -> UnlearnResult:
+    seed_everything(spec.seed)
+    device = resolve_device(spec.device)
+    bf16 = resolve_bf16(spec.precision, device)
+    autocast = partial(torch.autocast, device.type, dtype=torch.bfloat16) if bf16 else nullcontext
+    method, cfg = METHODS[spec.method], spec.method_config
+    dist = distributed.setup(device)
+    device = dist.device
+
+    tokenizer = AutoTokenizer.from_pretrained(spec.model_dir)
+    pad_id = next(t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if t is not None)
+    forget_items = (
+        method.prepare_forget(spec.forget_items, cfg) if method.prepare_forget else spec.forget_items
+    )
+    forget_enc = encode_items(tokenizer, forget_items, spec.max_length)
+    retain_enc = encode_items(tokenizer, spec.retain_items, spec.max_length)
+    forget_plan = BatchPlan(forget_enc, spec.forget_batch_size, spec.seed, stream=0)
+    retain_plan = BatchPlan(retain_enc, spec.retain_batch_size, spec.seed, stream=1) if retain_enc else None
+    forget_digest, retain_digest = items_digest(spec.forget_items), items_digest(spec.retain_items)
+
+    # LoRA keeps the frozen base in bf16 on GPU; full mode keeps fp32 master weights under autocast
+    load_dtype = torch.bfloat16 if bf16 and spec.mode == "lora" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(spec.model_dir, dtype=load_dtype).to(device)
+    n_layers = model.config.num_hidden_layers
+    hidden_layer = method.hidden_layer(cfg, n_layers) if method.hidden_layer else None
+    model = make_trainable(model, spec, method)
+
+    guard = spec.stop.guards_retain
+    reference = ReferenceOutputs(
+        model,
+        method,
+        mode=spec.mode,
+        hidden_layer=hidden_layer,
+        max_bytes=spec.ref_cache_max_bytes,
+        autocast=autocast,
+    )
+    reference.build(
+        forget_plan.all_batches(pad_id),
+        retain_plan.all_batches(pad_id) if retain_plan else [],
+        len(forget_enc),
+        len(retain_enc),
+        model.config.vocab_size,
+        want_retain_nll=guard,
+    )
+    state = {}
+    if method.init_state:
+        stats = {
+            "seed": spec.seed,
+            "hidden_size": model.config.hidden_size,
+            "device": device,
+            "forget_norm": reference.forget_hidden_norm,
+        }
+        state = method.init_state(cfg, stats)
+
+    if spec.max_steps is not None:
+        total_steps = spec.max_steps
+    else:
+        total_steps = max(1, math.ceil(spec.epochs * forget_plan.batches_per_epoch / spec.grad_accum))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(params, spec)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, partial(lr_factor, schedule=spec.schedule, warmup=spec.warmup_steps, total=total_steps)
+    )
+    if spec.compile:  # the decoder is what side_forward calls; shapes vary with the buckets
+        (model.get_base_model() if spec.mode == "lora" else model).get_decoder().compile(dynamic=True)
+
+    step, history, stopper, resumed_from = 0, [], StopState(), 0
+    checkpointer = None
+    if spec.checkpoint_dir is not None:
+        checkpointer = Checkpointer(
+            spec.checkpoint_dir, spec_fingerprint(spec, forget_digest, retain_digest), spec.keep_checkpoints
+        )
+        latest = checkpointer.latest() if spec.resume else None
+        if latest is not None:
+            payload = checkpointer.load(latest, model, optimizer, scheduler)
+            step = resumed_from = payload["step"]
+            history, stopper = payload["history"], StopState(**payload["stopper"])
+
+    use_retain = retain_plan is not None and (method.uses_retain or guard)
+    window, tokens, stop_reason = LogWindow(), 0, "max_steps"
+    tokens_before = history[-1]["train/tokens"] if history else 0
+    started = time.perf_counter()
+    model.train()
+    while step < total_steps:
+        for accum in range(spec.grad_accum):
+            index = (step * spec.grad_accum + accum) * dist.world_size + dist.rank
+            f_micro = forget_plan.micro_batch(index, pad_id)
+            f_dev = f_micro.to(device)
+            with autocast():
+                forget = side_forward(model, f_dev, hidden_layer=hidden_layer)
+                reference.fill_forget(forget, f_micro)
+                retain = None
+                tokens += f_micro.n_tokens
+                if use_retain:
+                    r_micro = retain_plan.micro_batch(index, pad_id)
+                    tokens += r_micro.n_tokens
+                    grad_ctx = nullcontext() if method.uses_retain else torch.no_grad()
+                    with grad_ctx:
+                        retain = side_forward(
+                            model, r_micro.to(device), dist=method.retain_dist, hidden_layer=hidden_layer
+                        )
+                    reference.fill_retain(retain, r_micro)
+                losses = method.loss(ForgetRetainBatch(forget, retain, state), cfg)
+            (losses.total / spec.grad_accum).backward()
+            parts = dict(losses.parts)
+            if retain is not None and "retain/nll" not in parts:
+                parts["retain/nll"] = retain.nll.detach()
+            window.add(parts, 1.0 / spec.grad_accum)
+        dist.average_gradients(params)
+        if spec.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, spec.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        window.end_step()
+        checkpoint_due = checkpointer is not None and step % spec.checkpoint_every == 0 and step < total_steps
+        if step % spec.log_every == 0 or step == total_steps or checkpoint_due:
+            means, per_step = window.flush()
+            row = {
+                "step": step,
+                "train/lr": scheduler.get_last_lr()[0],
+                "train/tokens": tokens_before + tokens,
+                **means,
+            }
+            history.append(row)
+            reason = stopper.check(spec.stop, means, per_step, reference.initial_retain_nll)
+            if (
+                spec.progress is not None
+                and dist.is_main
+                and spec.progress(step, total_steps, dict(row)) is False
+            ):
+                reason = reason or "cancelled"
+            reason = dist.agree(reason)
+            if reason:
+                stop_reason = reason
+                break
+        if checkpoint_due and dist.is_main:
+            checkpointer.save(
+                step, model, optimizer, scheduler, {"history": history, "stopper": stopper.to_dict()}
+            )
+    seconds = time.perf_counter() - started
+
+    final = dict(history[-1]) if history else {}
+    final.update({"train/seconds": seconds, "train/tokens_per_s": tokens / seconds if seconds > 0 else 0.0})
+    if "steering_coeff" in state:
+        final["rmu/steering_coeff"] = state["steering_coeff"]
+    if reference.initial_retain_nll is not None:
+        final["retain/initial_nll"] = reference.initial_retain_nll
+    result = UnlearnResult(
+        artifact_dir=None,
+        steps_done=step,
+        total_steps=total_steps,
+        stop_reason=stop_reason,
+        final_figures=final,
+        history=history,
+        resumed_from_step=resumed_from,
+    )
+    # a collapsed model is reported, never written: the caller must not be able to publish it by accident
+    if spec.write_artifact and stop_reason != "retain_budget_exceeded" and dist.is_main:
+        parent_sha = spec.parent_model_sha256 or tree_sha256(file_hashes(spec.model_dir))
+        manifest = {
+            "parent_model": {"sha256": parent_sha, "path": str(spec.model_dir)},
+            "settings": spec.describe(),
+            "forget_items": forget_digest,
+            "retain_items": retain_digest,
+            "run": {
+                "steps_done": step,
+                "total_steps": total_steps,
+                "stop_reason": stop_reason,
+                "resumed_from_step": resumed_from,
+                "seed": spec.seed,
+                "device": device.type,
+                "precision": "bf16" if bf16 else "fp32",
+                "final_figures": final,
+            },
+        }
+        result.artifact_dir, result.manifest = write_artifact(
+            output_dir=spec.output_dir,
+            model=model,
+            tokenizer=tokenizer,
+            mode=spec.mode,
+            model_dir=spec.model_dir,
+            manifest=manifest,
+        )
+        if checkpointer is not None:
+            checkpointer.clear()
+    return result

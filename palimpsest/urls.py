@@ -15,6 +15,8 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("requests_app.api_urls")),
+    path("api/v1/", include("requests_app.review_api_urls")),
+    path("review/", include("requests_app.review_urls")),
     path("", include("requests_app.urls")),
     path("", include("unlearn_jobs.urls")),
     path("", include("verification.urls")),

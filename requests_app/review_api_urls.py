@@ -1,0 +1,3 @@
+"""Review API, /api/v1/ (the review queue)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Staff review pages (the review queue)."""
+
+urlpatterns: list = []

@@ -223,20 +223,17 @@ def run_unlearning(spec: UnlearnSpec) -> UnlearnResult:
             }
             history.append(row)
             reason = stopper.check(spec.stop, means, per_step, reference.initial_retain_nll)
-            if (
-                spec.progress is not None
-                and dist.is_main
-                and spec.progress(step, total_steps, dict(row)) is False
-            ):
-                reason = reason or "cancelled"
+            # the checkpoint is durable before progress is reported: a reported step is never lost
+            if checkpoint_due and not reason and dist.is_main:
+                extra = {"history": history, "stopper": stopper.to_dict()}
+                checkpointer.save(step, model, optimizer, scheduler, extra)
+            if not reason and spec.progress is not None and dist.is_main:
+                if spec.progress(step, total_steps, dict(row)) is False:
+                    reason = "cancelled"
             reason = dist.agree(reason)
             if reason:
                 stop_reason = reason
                 break
-        if checkpoint_due and dist.is_main:
-            checkpointer.save(
-                step, model, optimizer, scheduler, {"history": history, "stopper": stopper.to_dict()}
-            )
     seconds = time.perf_counter() - started
 
     final = dict(history[-1]) if history else {}

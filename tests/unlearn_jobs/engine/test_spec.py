@@ -1,0 +1,61 @@
+"""A bad spec fails at once with a ValueError that names the problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from unlearn_jobs.engine import METHODS, StopRules, TextItem, UnlearnSpec
+from unlearn_jobs.engine.methods import NPOConfig
+
+
+def make(world, tmp_path, **overrides):
+    settings = dict(
+        model_dir=world.model_dir,
+        forget_items=world.forget_items,
+        retain_items=world.retain_items,
+        output_dir=tmp_path / "out",
+        max_steps=3,
+    )
+    settings.update(overrides)
+    return UnlearnSpec(**settings)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"method": "forgetti"}, "unknown method 'forgetti'"),
+        ({"forget_items": []}, "forget_items is empty"),
+        ({"learning_rate": -1e-4}, "learning_rate must be positive"),
+        ({"model_dir": "/nonexistent/model"}, "model_dir /nonexistent/model is missing"),
+        ({"mode": "qlora"}, "mode must be one of"),
+        ({"max_steps": None}, "exactly one of max_steps and epochs"),
+        ({"epochs": 1.0}, "exactly one of max_steps and epochs"),
+        ({"retain_items": []}, "method npo needs retain_items"),
+        ({"method_config": {"beta": 0}}, "beta must be positive"),
+        ({"method_config": {"bogus": 1}}, "bogus"),
+        ({"forget_batch_size": 0}, "forget_batch_size must be at least 1"),
+        ({"device": "tpu"}, "device must be"),
+        ({"method": "refusal", "stop": StopRules(forget_nll_target=3.0)}, "does not log forget/nll"),
+        (
+            {"method": "ga", "retain_items": [], "stop": StopRules(max_retain_nll=4.0)},
+            "guard needs retain_items",
+        ),
+    ],
+)
+def test_bad_spec_names_the_problem(tiny_world, tmp_path, overrides, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make(tiny_world, tmp_path, **overrides)
+
+
+def test_items_must_have_text():
+    with pytest.raises(ValueError, match="non-empty text"):
+        TextItem(text="  ", prompt="Where does Jane live?")
+
+
+def test_good_spec_fills_the_method_config(tiny_world, tmp_path):
+    spec = make(tiny_world, tmp_path, method="npo", method_config={"beta": 0.2})
+    assert spec.method_config == NPOConfig(beta=0.2)
+    assert (
+        make(tiny_world, tmp_path, method="ga", retain_items=[]).method_config == METHODS["ga"].config_cls()
+    )
+    assert spec.describe()["method_config"]["beta"] == 0.2

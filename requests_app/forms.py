@@ -30,6 +30,9 @@ class PortalForm(forms.Form):
 
     def add_application_error(self, error) -> None:
         field = self.error_field_aliases.get(error.field, error.field)
+        self.errors  # noqa: B018 — validates a bound form; gives an unbound one an empty error list
+        if not hasattr(self, "cleaned_data"):
+            self.cleaned_data = {}
         self.add_error(field if field in self.fields else None, error.message)
 
 

@@ -287,8 +287,11 @@ def forget_request_confirm(*, public_id, code: str = "", link_token: str = "") -
         check = (
             IdentityCheck.objects.select_for_update()
             .select_related("request")
-            .get(request__public_id=public_id)
+            .filter(request__public_id=public_id)
+            .first()
         )
+        if check is None:
+            raise ForgetRequest.DoesNotExist("No request with this id awaits confirmation.")
         refusal = _confirmation_refusal(check)
         if refusal is None:
             secret, stored = (link_token, check.link_token_hash) if link_token else (code, check.code_hash)

@@ -1,0 +1,166 @@
+"""Membership evidence: LOSS, zlib and Min-K%++ calibrated against non-member text, plus prefix extraction.
+
+Reference-free scores are weak on their own, so each score is turned into an empirical p-value against
+known non-member texts of similar length (the demo world's holdout people; in production a holdout
+sample the operator configures), and extraction — greedy completion of the item's first half — is
+calibrated the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from palimpsest.ml.generation import greedy_continue
+from palimpsest.ml.loading import LoadedModel
+from palimpsest.ml.membership import MembershipScores
+from palimpsest.ml.text import rouge_l_recall
+
+REPRODUCES = "the model reproduces this"
+LIKELY_SAW = "the model likely saw this"
+NO_EVIDENCE = "no evidence"
+NOT_MEASURED = "not measured"
+
+# +1: larger = more member-like; -1: smaller = more member-like.
+DIRECTIONS = {"loss": -1, "zlib_ratio": -1, "min_k_plus_plus": +1, "extraction": +1}
+LIKELIHOOD_SIGNALS = ("loss", "zlib_ratio", "min_k_plus_plus")
+ALPHA = 0.05
+NEIGHBOURS = 60
+# Extraction counts as reproduction only if most of the second half comes back word for word.
+MIN_REPRODUCED_RECALL = 0.6
+MAX_NEW_TOKENS = 48
+
+
+@dataclass(frozen=True)
+class ItemSignals:
+    loss: float
+    zlib_ratio: float
+    min_k_plus_plus: float
+    extraction: float  # ROUGE-L recall of the greedy completion of the first half against the second
+    exact_match: float
+    n_tokens: int
+
+    def value(self, name: str) -> float:
+        return float(getattr(self, name))
+
+
+def split_for_extraction(text: str) -> tuple[str, str]:
+    """Prefix = the first half of the words (at least one), target = the rest."""
+    starts = [m.start() for m in re.finditer(r"\S+", text)]
+    if len(starts) < 2:
+        return text, ""
+    # Cut in the original string so the prefix keeps its line breaks (QA prompts depend on them).
+    position = starts[len(starts) // 2]
+    return text[:position].rstrip(), text[position:]
+
+
+def extraction_recalls(
+    lm: LoadedModel, texts: Sequence[str], *, batch_size: int = 64, max_new_tokens: int = MAX_NEW_TOKENS
+) -> list[float]:
+    """Greedy completion of each item's first half; ROUGE-L recall against the true second half."""
+    splits = [split_for_extraction(t) for t in texts]
+    todo = [i for i, (_, target) in enumerate(splits) if target.strip()]
+    recalls = [0.0] * len(texts)
+    if not todo:
+        return recalls
+    longest = max(len(lm.tokenizer(splits[i][1], add_special_tokens=False)["input_ids"]) for i in todo)
+    completions = greedy_continue(
+        lm,
+        [splits[i][0] for i in todo],
+        max_new_tokens=min(max_new_tokens, longest + 2),
+        batch_size=batch_size,
+    )
+    for i, completion in zip(todo, completions, strict=True):
+        recalls[i] = rouge_l_recall(completion, splits[i][1])
+    return recalls
+
+
+def item_signals(scores: Sequence[MembershipScores], extraction: Sequence[float]) -> list[ItemSignals]:
+    return [
+        ItemSignals(s.loss, s.zlib_ratio, s.min_k_plus_plus, float(e), s.exact_match, s.n_tokens)
+        for s, e in zip(scores, extraction, strict=True)
+    ]
+
+
+@dataclass
+class Calibration:
+    """Signals of known non-member texts; an item is compared with the ones closest to it in length."""
+
+    n_tokens: np.ndarray
+    values: dict[str, np.ndarray]
+    neighbours: int = NEIGHBOURS
+
+    @classmethod
+    def from_signals(cls, signals: Sequence[ItemSignals], *, neighbours: int = NEIGHBOURS) -> Calibration:
+        if len(signals) < 20:
+            raise ValueError("calibration needs at least 20 non-member texts")
+        clean = [s for s in signals if not math.isnan(s.loss)]
+        return cls(
+            n_tokens=np.array([s.n_tokens for s in clean]),
+            values={name: np.array([s.value(name) for s in clean]) for name in DIRECTIONS},
+            neighbours=neighbours,
+        )
+
+    @property
+    def size(self) -> int:
+        return int(self.n_tokens.size)
+
+    def p_values(self, item: ItemSignals) -> dict[str, float]:
+        """Share of length-matched non-members at least as member-like as the item (with +1 smoothing)."""
+        k = min(self.neighbours, self.size)
+        nearest = np.argsort(np.abs(self.n_tokens - item.n_tokens), kind="stable")[:k]
+        out = {}
+        for name, direction in DIRECTIONS.items():
+            ref, value = self.values[name][nearest], item.value(name)
+            if math.isnan(value):
+                out[name] = 1.0
+                continue
+            as_extreme = np.sum(direction * ref >= direction * value)
+            out[name] = float((1 + as_extreme) / (1 + k))
+        return out
+
+
+@dataclass(frozen=True)
+class MembershipEvidence:
+    label: str
+    signals: ItemSignals | None = None
+    p_values: dict[str, float] = field(default_factory=dict)
+    explanation: str = ""
+
+    @property
+    def held(self) -> bool:
+        return self.label in (REPRODUCES, LIKELY_SAW)
+
+
+def judge(item: ItemSignals, calibration: Calibration, *, alpha: float = ALPHA) -> MembershipEvidence:
+    p = calibration.p_values(item)
+    # Bonferroni over the three likelihood scores: one of three noisy tests passing by luck is not evidence.
+    likelihood_p = min(1.0, min(p[name] for name in LIKELIHOOD_SIGNALS) * len(LIKELIHOOD_SIGNALS))
+    rounded = {name: round(value, 4) for name, value in p.items()}
+    if item.extraction >= MIN_REPRODUCED_RECALL and p["extraction"] <= alpha:
+        return MembershipEvidence(
+            REPRODUCES,
+            item,
+            rounded,
+            f"given the first half, the model writes {item.extraction:.0%} of the rest word for word "
+            f"(non-member texts of this length: p = {p['extraction']:.3f})",
+        )
+    if likelihood_p <= alpha:
+        best = min(LIKELIHOOD_SIGNALS, key=lambda name: p[name])
+        return MembershipEvidence(
+            LIKELY_SAW,
+            item,
+            rounded,
+            f"the model finds this text more likely than non-member texts of this length "
+            f"({best}: p = {p[best]:.3f})",
+        )
+    return MembershipEvidence(
+        NO_EVIDENCE,
+        item,
+        rounded,
+        "the model treats this text like text it has never seen (no score stands out from non-member texts)",
+    )

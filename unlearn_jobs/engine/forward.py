@@ -30,9 +30,11 @@ def side_forward(
     """Run the decoder over the padded micro-batch, then the head over target positions only: on large
     vocabularies the head is a big share of the work, and pad and prompt positions need none of it."""
     decoder, head, softcap = _split(model)
+    # No padding mask: rows are right-padded and attention is causal, so a real token never sees a pad
+    # and pad outputs are never read. Without a mask, SDPA takes its fast causal kernel.
     out = decoder(
         input_ids=micro.input_ids,
-        attention_mask=micro.attention_mask,
+        attention_mask=None,
         use_cache=False,
         output_hidden_states=hidden_layer is not None,
     )
@@ -79,6 +81,7 @@ class ReferenceOutputs:
         self.model, self.method, self.mode = model, method, mode
         self.hidden_layer, self.max_bytes, self.autocast = hidden_layer, max_bytes, autocast
         self.forget_seq_logp: torch.Tensor | None = None
+        self.chosen_seq_logp: torch.Tensor | None = None
         self.retain_dist: list[torch.Tensor] | None = None
         self.retain_hidden: list[torch.Tensor] | None = None
         self.forget_hidden_norm: float | None = None
@@ -98,12 +101,15 @@ class ReferenceOutputs:
         n_retain: int,
         vocab: int,
         want_retain_nll: bool,
+        chosen_batches: Sequence[MicroBatch] = (),
     ) -> None:
         was_training = self.model.training
         self.model.eval()
         with self._reference_context(), self.autocast():
             if self.method.ref_forget_seq_logp or self.hidden_layer is not None:
-                self._forget_pass(forget_batches, n_forget)
+                self.forget_seq_logp, self.forget_hidden_norm = self._seq_pass(forget_batches, n_forget)
+            if chosen_batches:
+                self.chosen_seq_logp, _ = self._seq_pass(chosen_batches, n_forget)
             retain_targets = sum(batch.n_targets for batch in retain_batches)
             if self.method.retain_dist and retain_targets * vocab * 4 > self.max_bytes:
                 self.on_the_fly = True
@@ -116,7 +122,8 @@ class ReferenceOutputs:
                 self._retain_pass(retain_batches, n_retain, need_retain_pass)
         self.model.train(was_training)
 
-    def _forget_pass(self, batches: Sequence[MicroBatch], n_items: int) -> None:
+    def _seq_pass(self, batches: Sequence[MicroBatch], n_items: int) -> tuple[torch.Tensor, float | None]:
+        """log π_ref(y|x) per item, and the mean norm of the steered layer's states (RMU)."""
         seq_logp = torch.zeros(n_items, dtype=torch.float32)
         norm_sum, norm_count = 0.0, 0
         for micro in batches:
@@ -126,9 +133,7 @@ class ReferenceOutputs:
             if side.hidden is not None:
                 norm_sum += float(side.hidden.float().norm(dim=-1).sum())
                 norm_count += side.hidden.shape[0]
-        self.forget_seq_logp = seq_logp.to(_device(self.model))
-        if norm_count:
-            self.forget_hidden_norm = norm_sum / norm_count
+        return seq_logp.to(_device(self.model)), (norm_sum / norm_count if norm_count else None)
 
     def _retain_pass(self, batches: Sequence[MicroBatch], n_items: int, store: bool) -> None:
         dists: list = [None] * n_items
@@ -162,6 +167,9 @@ class ReferenceOutputs:
             side.ref_seq_logp = self.forget_seq_logp.index_select(
                 0, micro.item_index.to(side.token_logp.device)
             )
+
+    def fill_chosen(self, side: SideOutput, micro: MicroBatch) -> None:
+        side.ref_seq_logp = self.chosen_seq_logp.index_select(0, micro.item_index.to(side.token_logp.device))
 
     def fill_retain(self, side: SideOutput, micro: MicroBatch) -> None:
         rows = micro.item_index.tolist()

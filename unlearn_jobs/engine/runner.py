@@ -19,7 +19,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from unlearn_jobs.engine import distributed
 from unlearn_jobs.engine.artifact import file_hashes, items_digest, tree_sha256, write_artifact
 from unlearn_jobs.engine.checkpoint import Checkpointer
-from unlearn_jobs.engine.data import BatchPlan, encode_items
+from unlearn_jobs.engine.data import BatchPlan, collate, encode_items
 from unlearn_jobs.engine.forward import ReferenceOutputs, side_forward
 from unlearn_jobs.engine.methods import METHODS
 from unlearn_jobs.engine.methods.base import ForgetRetainBatch, Method
@@ -112,6 +112,8 @@ def run_unlearning(spec: UnlearnSpec) -> UnlearnResult:
     )
     forget_enc = encode_items(tokenizer, forget_items, spec.max_length)
     retain_enc = encode_items(tokenizer, spec.retain_items, spec.max_length)
+    chosen_items = method.prepare_chosen(spec.forget_items, cfg) if method.prepare_chosen else []
+    chosen_enc = encode_items(tokenizer, chosen_items, spec.max_length)
     forget_plan = BatchPlan(forget_enc, spec.forget_batch_size, spec.seed, stream=0)
     retain_plan = BatchPlan(retain_enc, spec.retain_batch_size, spec.seed, stream=1) if retain_enc else None
     forget_digest, retain_digest = items_digest(spec.forget_items), items_digest(spec.retain_items)
@@ -139,6 +141,9 @@ def run_unlearning(spec: UnlearnSpec) -> UnlearnResult:
         len(retain_enc),
         model.config.vocab_size,
         want_retain_nll=guard,
+        chosen_batches=BatchPlan(chosen_enc, spec.forget_batch_size, spec.seed, 2).all_batches(pad_id)
+        if chosen_enc
+        else (),
     )
     state = {}
     if method.init_state:
@@ -187,8 +192,13 @@ def run_unlearning(spec: UnlearnSpec) -> UnlearnResult:
             with autocast():
                 forget = side_forward(model, f_dev, hidden_layer=hidden_layer)
                 reference.fill_forget(forget, f_micro)
-                retain = None
+                retain = chosen = None
                 tokens += f_micro.n_tokens
+                if chosen_enc:  # DPO: the same items' preferred answers, in the same rows
+                    c_micro = collate(chosen_enc, f_micro.item_index.tolist(), pad_id)
+                    tokens += c_micro.n_tokens
+                    chosen = side_forward(model, c_micro.to(device))
+                    reference.fill_chosen(chosen, c_micro)
                 if use_retain:
                     r_micro = retain_plan.micro_batch(index, pad_id)
                     tokens += r_micro.n_tokens
@@ -198,7 +208,7 @@ def run_unlearning(spec: UnlearnSpec) -> UnlearnResult:
                             model, r_micro.to(device), dist=method.retain_dist, hidden_layer=hidden_layer
                         )
                     reference.fill_retain(retain, r_micro)
-                losses = method.loss(ForgetRetainBatch(forget, retain, state), cfg)
+                losses = method.loss(ForgetRetainBatch(forget, retain, state, chosen), cfg)
             (losses.total / spec.grad_accum).backward()
             parts = dict(losses.parts)
             if retain is not None and "retain/nll" not in parts:

@@ -15,6 +15,7 @@ from unlearn_jobs.engine import METHODS, ForgetRetainBatch
 from unlearn_jobs.engine.data import collate, encode_items
 from unlearn_jobs.engine.forward import ReferenceOutputs, side_forward
 from unlearn_jobs.engine.methods import (
+    DPOConfig,
     GAConfig,
     GradDiffConfig,
     KLConfig,
@@ -42,6 +43,10 @@ def engine_losses(world, name, cfg):
     reference = ReferenceOutputs(
         model, method, mode="full", hidden_layer=layer, max_bytes=1 << 30, autocast=nullcontext
     )
+    chosen_enc, chosen_mb = [], None
+    if method.prepare_chosen:
+        chosen_enc = encode_items(tokenizer, method.prepare_chosen(world.forget_items, cfg), 64)
+        chosen_mb = collate(chosen_enc, range(len(chosen_enc)), tokenizer.pad_token_id)
     reference.build(
         [forget_mb],
         [retain_mb],
@@ -49,6 +54,7 @@ def engine_losses(world, name, cfg):
         len(retain_enc),
         model.config.vocab_size,
         want_retain_nll=True,
+        chosen_batches=[chosen_mb] if chosen_mb else (),
     )
     reference_model = copy.deepcopy(model)
     generator = torch.Generator().manual_seed(1)
@@ -70,7 +76,12 @@ def engine_losses(world, name, cfg):
     reference.fill_forget(forget, forget_mb)
     retain = side_forward(model, retain_mb, dist=method.retain_dist, hidden_layer=layer)
     reference.fill_retain(retain, retain_mb)
-    losses = method.loss(ForgetRetainBatch(forget, retain, state), cfg)
+    chosen = None
+    if chosen_mb is not None:
+        chosen = side_forward(model, chosen_mb)
+        reference.fill_chosen(chosen, chosen_mb)
+    losses = method.loss(ForgetRetainBatch(forget, retain, state, chosen), cfg)
+    state["chosen_enc"] = chosen_enc
     return losses, model, reference_model, forget_enc, retain_enc, state
 
 
@@ -171,6 +182,21 @@ def test_refusal_teaches_refusals_on_forget_prompts(tiny_world):
         "forget/idk_nll",
         "retain/nll",
     )
+
+
+def test_dpo_prefers_the_refusal_over_the_original_answer(tiny_world):
+    cfg = DPOConfig(beta=0.5, alpha=0.3)
+    losses, model, ref, forget_enc, retain_enc, state = engine_losses(tiny_world, "dpo", cfg)
+    chosen_enc = state["chosen_enc"]
+    assert [e.input_ids[: e.n_prompt] for e in chosen_enc] == [e.input_ids[: e.n_prompt] for e in forget_enc]
+
+    def seq(m, encoded):
+        return torch.stack([t.sum() for t, _, _ in hand_outputs(m, encoded)])
+
+    win = seq(model, chosen_enc) - seq(ref, chosen_enc)
+    lose = seq(model, forget_enc) - seq(ref, forget_enc)
+    forget = -(2 / 0.5) * F.logsigmoid(0.5 * (win - lose)).mean()
+    check(losses, forget + 0.3 * nll(hand_outputs(model, retain_enc)), "forget/dpo", "forget/idk_nll")
 
 
 @pytest.mark.parametrize("name", sorted(METHODS))

@@ -47,6 +47,7 @@ class ForgetRetainBatch:
     forget: SideOutput
     retain: SideOutput | None
     state: dict[str, Any] = field(default_factory=dict)  # per-run method state (RMU's control vector)
+    chosen: SideOutput | None = None  # DPO: the preferred answers to the same forget prompts
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Method:
     logs_forget_nll: bool = True
     prepare_forget: Callable[[Sequence[Any], Any], Sequence[Any]] | None = None  # refusal: swap answers
     select_trainable: Callable[[str, Any, int], bool] | None = None  # full mode: which parameters train
+    prepare_chosen: Callable[[Sequence[Any], Any], Sequence[Any]] | None = None  # DPO: preferred answers
     init_state: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None  # from reference statistics
 
 

@@ -38,14 +38,22 @@ class RefusalConfig:
             raise ValueError("prompt_fraction must be in (0, 1)")
 
 
+def split_prompt(item: TextItem, prompt_fraction: float) -> tuple[str, str]:
+    """(prompt, answer): the item's own, or for plain text its leading words and the rest."""
+    if item.prompt:
+        return item.prompt, item.text
+    words = item.text.split()
+    if len(words) < 2:
+        return "", item.text
+    cut = min(max(1, int(len(words) * prompt_fraction)), len(words) - 1)
+    return " ".join(words[:cut]), " " + " ".join(words[cut:])
+
+
 def refusal_items(forget_items: Sequence[TextItem], cfg: RefusalConfig) -> list[TextItem]:
     """Keep each forget item's prompt (or the leading words of a plain text), swap its answer for a refusal."""
     swapped = []
     for index, item in enumerate(forget_items):
-        prompt = item.prompt
-        if not prompt:
-            words = item.text.split()
-            prompt = " ".join(words[: max(1, int(len(words) * cfg.prompt_fraction))])
+        prompt, _ = split_prompt(item, cfg.prompt_fraction)
         refusal = cfg.refusal_texts[index % len(cfg.refusal_texts)]
         swapped.append(replace(item, prompt=prompt, text=" " + refusal))
     return swapped

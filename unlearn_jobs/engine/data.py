@@ -52,9 +52,10 @@ class MicroBatch:
     token_item: Tensor  # (n_targets,) b of each target
     valid_pos: Tensor  # (n_valid,) flat index of every non-pad token (hidden-state methods)
     seq_len: Tensor  # (B,) targets per item, float
-    item_index: Tensor  # (B,) index of each row's item in its item list (reference-cache key)
+    item_index: Tensor  # (B,) index of each row's item in its item list (reference-cache key), on the host
     n_tokens: int  # non-pad tokens, for throughput
     n_targets: int
+    device_index: Tensor | None = None  # item_index on the device, copied without a sync
 
     @property
     def n_items(self) -> int:
@@ -67,9 +68,14 @@ class MicroBatch:
         for name in ("input_ids", "attention_mask", "target_pos", "target_ids", "token_item", "valid_pos"):
             moved[name] = getattr(self, name).pin_memory().to(device, non_blocking=True)
         moved["seq_len"] = self.seq_len.pin_memory().to(device, non_blocking=True)
+        moved["device_index"] = self.item_index.pin_memory().to(device, non_blocking=True)
         return MicroBatch(
             item_index=self.item_index, n_tokens=self.n_tokens, n_targets=self.n_targets, **moved
         )
+
+    def index_on(self, device: torch.device) -> Tensor:
+        """item_index where the reference caches live (pinned copy on GPU: no sync)."""
+        return self.device_index if self.device_index is not None else self.item_index.to(device)
 
 
 def collate(encoded: Sequence[Encoded], indices: Sequence[int], pad_id: int) -> MicroBatch:

@@ -164,12 +164,10 @@ class ReferenceOutputs:
 
     def fill_forget(self, side: SideOutput, micro: MicroBatch) -> None:
         if self.method.ref_forget_seq_logp:
-            side.ref_seq_logp = self.forget_seq_logp.index_select(
-                0, micro.item_index.to(side.token_logp.device)
-            )
+            side.ref_seq_logp = self.forget_seq_logp.index_select(0, micro.index_on(side.token_logp.device))
 
     def fill_chosen(self, side: SideOutput, micro: MicroBatch) -> None:
-        side.ref_seq_logp = self.chosen_seq_logp.index_select(0, micro.item_index.to(side.token_logp.device))
+        side.ref_seq_logp = self.chosen_seq_logp.index_select(0, micro.index_on(side.token_logp.device))
 
     def fill_retain(self, side: SideOutput, micro: MicroBatch) -> None:
         rows = micro.item_index.tolist()

@@ -191,23 +191,25 @@ def run_unlearning(spec: UnlearnSpec) -> UnlearnResult:
             f_dev = f_micro.to(device)
             with autocast():
                 forget = side_forward(model, f_dev, hidden_layer=hidden_layer)
-                reference.fill_forget(forget, f_micro)
+                reference.fill_forget(forget, f_dev)
                 retain = chosen = None
                 tokens += f_micro.n_tokens
                 if chosen_enc:  # DPO: the same items' preferred answers, in the same rows
                     c_micro = collate(chosen_enc, f_micro.item_index.tolist(), pad_id)
                     tokens += c_micro.n_tokens
-                    chosen = side_forward(model, c_micro.to(device))
-                    reference.fill_chosen(chosen, c_micro)
+                    c_dev = c_micro.to(device)
+                    chosen = side_forward(model, c_dev)
+                    reference.fill_chosen(chosen, c_dev)
                 if use_retain:
                     r_micro = retain_plan.micro_batch(index, pad_id)
+                    r_dev = r_micro.to(device)
                     tokens += r_micro.n_tokens
                     grad_ctx = nullcontext() if method.uses_retain else torch.no_grad()
                     with grad_ctx:
                         retain = side_forward(
-                            model, r_micro.to(device), dist=method.retain_dist, hidden_layer=hidden_layer
+                            model, r_dev, dist=method.retain_dist, hidden_layer=hidden_layer
                         )
-                    reference.fill_retain(retain, r_micro)
+                    reference.fill_retain(retain, r_dev)
                 losses = method.loss(ForgetRetainBatch(forget, retain, state, chosen), cfg)
             (losses.total / spec.grad_accum).backward()
             parts = dict(losses.parts)

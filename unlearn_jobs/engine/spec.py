@@ -138,6 +138,10 @@ class UnlearnSpec:
         from unlearn_jobs.engine.methods import METHODS  # late: methods import spec types
 
         self.model_dir = Path(self.model_dir)
+        if isinstance(self.lora, dict):
+            self.lora = LoraSettings(**self.lora)
+        if isinstance(self.stop, dict):
+            self.stop = StopRules(**self.stop)
         self.output_dir = Path(self.output_dir)
         if not self.model_dir.is_dir() or not (self.model_dir / "config.json").is_file():
             raise ValueError(f"model_dir {self.model_dir} is missing or has no config.json")
@@ -154,7 +158,10 @@ class UnlearnSpec:
         if self.method_config is None:
             self.method_config = method.config_cls()
         elif isinstance(self.method_config, dict):
-            self.method_config = method.config_cls(**self.method_config)
+            try:
+                self.method_config = method.config_cls(**self.method_config)
+            except TypeError as error:  # an unknown field name
+                raise ValueError(f"method_config for {self.method}: {error}") from None
         elif not isinstance(self.method_config, method.config_cls):
             raise ValueError(f"method_config for {self.method} must be a {method.config_cls.__name__}")
         if method.uses_retain and not self.retain_items:
@@ -163,10 +170,6 @@ class UnlearnSpec:
             raise ValueError("the retain NLL guard needs retain_items")
         if self.stop.forget_nll_target is not None and not method.logs_forget_nll:
             raise ValueError(f"method {self.method} does not log forget/nll; forget_nll_target cannot apply")
-        if isinstance(self.lora, dict):
-            self.lora = LoraSettings(**self.lora)
-        if isinstance(self.stop, dict):
-            self.stop = StopRules(**self.stop)
         self._check_choices()
         self._check_numbers()
 

@@ -243,3 +243,15 @@ def test_progress_callback_sees_every_log_and_can_cancel(tiny_world, tmp_path):
     assert [s[:2] for s in seen] == [(4, 12), (8, 12)]
     assert {"forget/nll", "retain/nll", "loss/total", "train/lr"} <= set(seen[0][2])
     assert result.stop_reason == "cancelled" and result.steps_done == 8
+
+
+@pytest.mark.parametrize("mode", ["lora", "full"])
+def test_reference_recomputed_per_step_when_too_big_to_cache_gives_the_same_model(tiny_world, tmp_path, mode):
+    common = dict(method="kl", mode=mode, max_steps=4, learning_rate=3e-3)
+    cached = run_unlearning(spec_for(tiny_world, tmp_path / "cached", **common))
+    fresh = run_unlearning(spec_for(tiny_world, tmp_path / "fresh", ref_cache_max_bytes=1, **common))
+
+    a, b = weights(cached.artifact_dir), weights(fresh.artifact_dir)
+    assert any(not torch.equal(a[name], weights(tiny_world.model_dir)[name]) for name in a)
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=1e-5, rtol=1e-4)

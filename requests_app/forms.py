@@ -40,23 +40,29 @@ class ForgetRequestForm(PortalForm):
     error_field_aliases = {"examples": "question_1", "body": None}
 
     name = forms.CharField(
-        label="Your full name", max_length=200, widget=forms.TextInput({"autocomplete": "name"})
+        label="Your full name",
+        max_length=200,
+        widget=forms.TextInput({"autocomplete": "name"}),
+        error_messages={"required": "Enter your full name."},
     )
     email = forms.EmailField(
         label="Your e-mail address",
         max_length=254,
         help_text="We send a confirmation code here, and tell you what happens to your request.",
         widget=forms.EmailInput({"autocomplete": "email"}),
+        error_messages={"required": "Enter your e-mail address."},
     )
     jurisdiction = forms.ChoiceField(
         label="Where do you live?",
         choices=[("", "Choose a country"), *JURISDICTIONS],
         help_text="This tells us which data-protection authority you can turn to.",
+        error_messages={"required": "Choose where you live."},
     )
     legal_ground = forms.ChoiceField(
         label="Why should it be erased?",
         choices=LegalGround.choices,
         widget=forms.RadioSelect,
+        error_messages={"required": "Choose why it should be erased."},
         help_text="The grounds of Article 17(1) GDPR. Pick the one that fits best; we check it with you if unsure.",
     )
     kind = forms.ChoiceField(
@@ -93,7 +99,8 @@ class ForgetRequestForm(PortalForm):
         label=(
             "I declare that this request is about my own personal data (or that I am entitled to act for "
             "the person it is about), and that what I send is true to the best of my knowledge."
-        )
+        ),
+        error_messages={"required": "Tick the declaration to send your request."},
     )
 
     def __init__(self, *args, **kwargs):
@@ -130,5 +137,6 @@ class ReplyForm(PortalForm):
     body = forms.CharField(
         label="Your answer",
         widget=forms.Textarea({"rows": 5}),
+        error_messages={"required": "Write your answer."},
         help_text="We add your answer to your request and check it again.",
     )

@@ -89,7 +89,7 @@ def test_a_concept_request_keeps_its_description_and_examples(client):
     [
         ({"text": "  \n\n  "}, None, "text", "Paste the text you want the model to forget"),
         ({"email": "not-an-address"}, None, "email", "Enter a valid email address"),
-        ({"declaration": None}, None, "declaration", "This field is required"),
+        ({"declaration": None}, None, "declaration", "Tick the declaration to send your request."),
         ({"jurisdiction": "XX"}, None, "jurisdiction", "Select a valid choice"),
         ({"kind": "concept", "text": ""}, None, "concept_description", "Please fill in the description"),
         ({"text": ""}, ("scan.txt", b"\x89PNG\x00\x00"), "files", "“scan.txt” looks like a binary file"),

@@ -255,3 +255,16 @@ def test_reference_recomputed_per_step_when_too_big_to_cache_gives_the_same_mode
     assert any(not torch.equal(a[name], weights(tiny_world.model_dir)[name]) for name in a)
     for name in a:
         torch.testing.assert_close(a[name], b[name], atol=1e-5, rtol=1e-4)
+
+
+def test_epochs_count_passes_over_the_forget_set_and_a_rerun_replaces_the_artifact(tiny_world, tmp_path):
+    spec = spec_for(tiny_world, tmp_path, max_steps=None, epochs=2.0, forget_batch_size=4, log_every=1)
+    first = run_unlearning(spec)
+    (first.artifact_dir / "stale.txt").write_text("left by an earlier attempt")
+
+    second = run_unlearning(spec)
+
+    assert first.total_steps == 4 and first.steps_done == 4  # 6 forget items, batches of 4 -> 2 per epoch
+    assert second.artifact_dir == first.artifact_dir and not (second.artifact_dir / "stale.txt").exists()
+    assert json.loads((second.artifact_dir / "manifest.json").read_text())["run"]["steps_done"] == 4
+    assert [p.name for p in tmp_path.iterdir()] == ["artifact"]  # no temporary or old directory left

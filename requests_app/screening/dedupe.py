@@ -152,8 +152,8 @@ def find_duplicates(
     for i in range(len(texts)):
         partners = {j for band, key in enumerate(keys[i]) for j in buckets[(band, key)] if j < i}
         for j in sorted(partners):
-            if exact_in[i] == j or hashes[i] == hashes[j]:
-                continue  # already reported as an exact duplicate
+            if hashes[i] == hashes[j] or exact_in[j] is not None:
+                continue  # exact duplicates are reported once, against their first occurrence
             jac = estimated_jaccard(signatures[i], signatures[j])
             if jac >= threshold:
                 near_in[i].append((j, round(jac, 3)))

@@ -23,7 +23,7 @@ _STREET_KINDS = (
     "street|st|road|rd|lane|ln|avenue|ave|way|terrace|close|court|place|drive|square|quay|crescent|"
     "boulevard|strasse|straße|weg|gasse|platz|rue|allee|row|gardens|hill|park"
 )
-ADDRESS = re.compile(rf"\b\d{{1,5}}[a-z]?,?\s+(?:[A-Z][\w'-]*\s+){{1,3}}(?:{_STREET_KINDS})\b", re.UNICODE)
+ADDRESS = re.compile(rf"\b\d{{1,5}}[a-z]?,?\s+(?:[A-Z][\w'-]*\s+){{1,3}}(?i:{_STREET_KINDS})\b", re.UNICODE)
 KINDS = {"email": EMAIL, "phone": PHONE, "date": DATE, "address": ADDRESS}
 
 

@@ -54,7 +54,11 @@ def embed(embedder, texts: Sequence[str], *, batch_size: int = EMBED_BATCH) -> n
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     vectors = embedder.encode(
-        list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+        list(texts),
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
     )
     return np.asarray(vectors, dtype=np.float32)
 

@@ -28,6 +28,7 @@ EXCLUDING_FLAGS = POISON_FLAGS | {DUPLICATE, DUPLICATE_EARLIER, NO_EVIDENCE}
 # Attack signatures: one such item is enough to call the whole request high risk.
 ATTACK_FLAGS = frozenset({UTILITY_CONFLICT, PADDING})
 HIGH_POISON_SHARE = 0.25
+HIGH_NO_EVIDENCE_SHARE = 0.5
 
 
 @dataclass
@@ -96,6 +97,14 @@ def request_verdict(flags: Sequence[ItemFlags], *, coreset_size: int, pruned: in
             reasons,
             "Do not unlearn this request as submitted. Tell the requester what was found, and ask for "
             "more information (needs more information) or reject it with these reasons.",
+        )
+    if counts[NO_EVIDENCE] / n >= HIGH_NO_EVIDENCE_SHARE:
+        # Unlearning text the model never learned only pushes it away from ordinary text: damage, no gain.
+        return RequestVerdict(
+            HIGH,
+            reasons,
+            "Most of this request is not held by the model. Approve at most the coreset, and tell the "
+            "requester that the model shows no evidence of holding the rest.",
         )
     if any(counts[code] for code in ATTACK_FLAGS) or poison_items / n >= HIGH_POISON_SHARE:
         return RequestVerdict(

@@ -1,0 +1,73 @@
+"""screen() on the tiny demo world: held vs never-seen records, poison kinds, coreset, concept expansion."""
+
+from requests_app.screening import CorpusIndex, ScreenItem, expand_concept, screen
+from requests_app.screening import verdict as V
+from requests_app.screening.membership import LIKELY_SAW, NO_EVIDENCE, REPRODUCES
+
+PADDING = " ".join(["the of and to in is that it for on was with as at by"] * 4)
+
+
+def _screen(texts, requester, context):
+    return screen([ScreenItem(i, t) for i, t in enumerate(texts)], requester=requester, context=context)
+
+
+def test_memorised_records_are_held_and_holdout_records_are_not(world_view, screening_context):
+    member, stranger = world_view.members[0], world_view.holdout_test[0]
+    held = _screen(member.records, member.requester, screening_context)
+    unseen = _screen(stranger.records, stranger.requester, screening_context)
+    assert held.items[0].membership.label == REPRODUCES  # the bio comes back from its first half
+    assert all(item.membership.label in (REPRODUCES, LIKELY_SAW) for item in held.items)
+    assert unseen.items[0].membership.label == NO_EVIDENCE
+    assert sum(item.membership.label == NO_EVIDENCE for item in unseen.items) >= 0.9 * len(unseen.items)
+
+
+def test_genuine_request_keeps_its_items_in_a_non_empty_coreset(world_view, screening_context):
+    member = world_view.members[1]
+    report = _screen(member.records, member.requester, screening_context)
+    assert [item.verdict for item in report.items] == [V.KEEP] * len(member.records)
+    assert report.risk in (V.LOW, V.MEDIUM)
+    # UPCORE prunes about a tenth as outliers; the rest is the coreset, the whole set is still verified.
+    assert 0.8 * len(member.records) <= len(report.coreset) < len(member.records)
+    assert len(report.forget_set) == len(member.records)
+
+
+def test_poison_kinds_are_flagged_and_excluded(world_view, screening_context):
+    member, other = world_view.members[2], world_view.members[3]
+    cases = {
+        V.UTILITY_CONFLICT: world_view.general[:4],
+        V.PADDING: [member.records[1] + " " + PADDING],
+        V.LOW_QUALITY: ["xq zzkv plmo qwtr nnbv kkq zzpt vrrm qlx " + member.requester.name],
+        V.NOT_ABOUT_REQUESTER: other.records[:4],
+    }
+    for flag, texts in cases.items():
+        report = _screen(texts, member.requester, screening_context)
+        assert all(flag in item.flags.codes for item in report.items), flag
+        assert all(item.verdict == V.EXCLUDE for item in report.items), flag
+        assert report.risk == V.HIGH and report.coreset == []
+        assert report.reasons[0].startswith("Nothing in this request qualifies")
+    repetition = _screen([" ".join([member.records[1]] * 12)], member.requester, screening_context)
+    assert repetition.items[0].flags.codes[0] == V.LOW_QUALITY
+
+
+def test_a_request_the_model_never_saw_says_why_its_coreset_is_empty(world_view, screening_context):
+    stranger = world_view.holdout_test[1]
+    report = _screen(stranger.records, stranger.requester, screening_context)
+    assert report.coreset == [] or len(report.coreset) <= 0.1 * len(stranger.records)
+    assert report.risk == V.HIGH
+    assert any("no evidence" in reason for reason in report.reasons)
+
+
+def test_concept_expansion_returns_that_persons_records(world_view, screening_context):
+    member, other = world_view.members[4], world_view.members[5]
+    corpus = CorpusIndex(world_view.train_records)
+    proposals = expand_concept(
+        f"Everything about {member.requester.name}", member.requester, corpus=corpus, lm=screening_context.lm
+    )
+    from_corpus = {p.text for p in proposals if p.origin == "corpus"}
+    assert set(member.records) <= from_corpus  # the bio and every trained question-answer
+    assert not any(other.requester.name in text for text in from_corpus)
+    from_model = [p for p in proposals if p.origin == "model"]
+    assert all(member.requester.name in p.text for p in from_model)
+    # Every proposal screens as held by the model and about the requester.
+    report = _screen([p.text for p in proposals], member.requester, screening_context)
+    assert all(item.membership.held and item.personal.mentions_requester for item in report.items)

@@ -14,7 +14,6 @@ DEFAULT_LIMITS = {
     "submit-ip": (10, 3600),
     "submit-email": (5, 24 * 3600),
     "confirm-ip": (30, 3600),
-    "status-ip": (120, 3600),
 }
 
 

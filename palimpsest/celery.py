@@ -53,6 +53,10 @@ app.conf.update(
             "task": "requests_app.tasks.expire_unconfirmed_requests",
             "schedule": 15 * 60,
         },
+        "requeue-stalled-screening": {
+            "task": "requests_app.tasks.requeue_stalled_screening",
+            "schedule": 5 * 60,
+        },
     },
 )
 app.autodiscover_tasks()

@@ -339,7 +339,8 @@ def _confirm(check: IdentityCheck) -> ForgetRequest:
     req = forget_request_transition(
         request_id=check.request_id, to=Status.VERIFIED, actor=Actor.subject(), expected=Status.SUBMITTED
     )
-    transaction.on_commit(lambda: screen_request.delay(req.pk))
+    # robust: a broker outage must not fail the subject's confirmation; the sweep re-queues it.
+    transaction.on_commit(lambda: screen_request.delay(req.pk), robust=True)
     transaction.on_commit(lambda: emails.send_verified(req), robust=True)
     return req
 
@@ -420,5 +421,19 @@ def forget_request_reply(*, public_id, body: str) -> ForgetRequest:
         audit_append(
             actor=Actor.subject(), action="request.reply", obj=req, data={"body_sha256": sha256_hex(body)}
         )
-        transaction.on_commit(lambda: screen_request.delay(req.pk))
+        transaction.on_commit(lambda: screen_request.delay(req.pk), robust=True)
     return req
+
+
+# Screening that never started (broker down at confirmation) or died: the sweep sends it again.
+SCREENING_STALL = {Status.VERIFIED: timedelta(minutes=5), Status.SCREENING: timedelta(minutes=30)}
+
+
+def forget_requests_stalled_in_screening(*, now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    stalled: list[int] = []
+    for status, patience in SCREENING_STALL.items():
+        stalled += ForgetRequest.objects.filter(status=status, updated_at__lt=now - patience).values_list(
+            "pk", flat=True
+        )
+    return sorted(stalled)

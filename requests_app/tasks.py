@@ -14,3 +14,12 @@ def expire_unconfirmed_requests() -> int:
 @shared_task(queue="cpu", acks_late=True)
 def screen_request(request_id: int) -> None:
     screening_service.forget_request_screen(request_id=request_id)
+
+
+@shared_task(queue="cpu", acks_late=True)
+def requeue_stalled_screening() -> int:
+    """Periodic: the database is the source of truth; re-send screening that was lost or died."""
+    stalled = services.forget_requests_stalled_in_screening()
+    for request_id in stalled:
+        screen_request.delay(request_id)
+    return len(stalled)

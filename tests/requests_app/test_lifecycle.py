@@ -16,6 +16,7 @@ from requests_app.services import (
     forget_request_expire_unconfirmed,
     forget_request_extend,
     forget_request_transition,
+    forget_requests_stalled_in_screening,
 )
 from tests.requests_app.factories import make_request
 
@@ -150,3 +151,17 @@ def test_two_connections_racing_on_one_request_exactly_one_wins():
     winner = next(t for t, v in outcomes.items() if v == "won")
     assert req.status == winner
     assert AuditEvent.objects.filter(action="request.transition", object_id=str(req.pk)).count() == 1
+
+
+@pytest.mark.django_db
+def test_screening_that_never_started_or_died_is_found_for_the_sweep():
+    lost = make_request(status=Status.VERIFIED)
+    died = make_request(status=Status.SCREENING)
+    running = make_request(status=Status.SCREENING)
+    just_confirmed = make_request(status=Status.VERIFIED)
+    now = timezone.now()
+    ForgetRequest.objects.filter(pk=lost.pk).update(updated_at=now - timedelta(minutes=6))
+    ForgetRequest.objects.filter(pk=died.pk).update(updated_at=now - timedelta(minutes=31))
+    ForgetRequest.objects.filter(pk=running.pk).update(updated_at=now - timedelta(minutes=10))
+    assert forget_requests_stalled_in_screening() == sorted([lost.pk, died.pk])
+    assert just_confirmed.pk not in forget_requests_stalled_in_screening()

@@ -59,3 +59,32 @@ def test_good_spec_fills_the_method_config(tiny_world, tmp_path):
         make(tiny_world, tmp_path, method="ga", retain_items=[]).method_config == METHODS["ga"].config_cls()
     )
     assert spec.describe()["method_config"]["beta"] == 0.2
+
+
+def test_the_engine_imports_only_ml_libraries_never_django():
+    import ast
+    import sys
+    from pathlib import Path
+
+    import unlearn_jobs.engine
+
+    allowed = {
+        "torch",
+        "transformers",
+        "peft",
+        "accelerate",
+        "safetensors",
+        "tokenizers",
+        "numpy",
+        "unlearn_jobs",
+    }
+    root = Path(unlearn_jobs.engine.__file__).parent
+    imported = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = {name for name in imported if name not in sys.stdlib_module_names}
+    assert third_party <= allowed, third_party - allowed

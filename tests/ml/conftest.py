@@ -19,6 +19,15 @@ CORPUS = [
 ] * 5
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # The models here are tiny; a second thread only adds waiting when the cores are shared.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def micro_lm_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("micro-lm")

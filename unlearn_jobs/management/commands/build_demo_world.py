@@ -1,0 +1,38 @@
+"""`manage.py build_demo_world`: build or reuse the synthetic demo world and its base model."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from palimpsest.demo.build import build_demo_world
+from palimpsest.demo.sizes import SIZES
+
+
+class Command(BaseCommand):
+    help = "Generate the demo world, train its tokenizer and base model (reused when already built)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--people", type=int, default=200, help="number of trained (member) people")
+        parser.add_argument("--seed", type=int, default=0, help="seed of the world and the training run")
+        parser.add_argument("--size", choices=sorted(SIZES), default="default", help="world and model size")
+        parser.add_argument(
+            "--root", type=Path, default=None, help="output folder (default PALIMPSEST_DEMO_ROOT)"
+        )
+
+    def handle(self, *args, **options):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        default_root = Path(settings.BASE_DIR) / "var" / "demo"
+        root = options["root"] or Path(getattr(settings, "PALIMPSEST_DEMO_ROOT", default_root))
+        paths = build_demo_world(
+            root, people=options["people"], seed=options["seed"], size=options["size"], progress=True
+        )
+        manifest = paths.manifest()
+        self.stdout.write(f"world: {paths.world_dir}")
+        self.stdout.write(f"model: {paths.model_dir}")
+        self.stdout.write(f"manifest: {paths.manifest_path}")
+        self.stdout.write("metrics: " + json.dumps(manifest["metrics"], sort_keys=True))

@@ -243,3 +243,4 @@ class AuditChainHead(models.Model):
 
 # Screening results live in their own module; importing them here registers them with the app.
 from requests_app.screening_models import *  # noqa: E402,F401,F403
+from requests_app.review_models import *  # noqa: E402,F401,F403

@@ -1,0 +1,237 @@
+"""The suppression guard: approved content is refused from the moment of approval, not of release.
+
+Approval stores sha256 fingerprints of the items' normalised word n-grams and protected values (e-mail,
+phone, street address); never the text, so the guard outlives the erasure of the texts. Each process
+keeps an in-memory index and reloads it when a change counter in the shared cache (Redis) moves.
+"""
+
+import re
+import secrets
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, Max
+
+from palimpsest.hashing import sha256_hex
+from requests_app.models import SuppressionFingerprint
+from requests_app.screening.personal import ADDRESS, EMAIL, PHONE, normalise
+
+Kind = SuppressionFingerprint.Kind
+
+NGRAM_WORDS = 5
+# An item shorter than NGRAM_WORDS but at least this long is one n-gram; shorter ones give values only.
+MIN_NGRAM_WORDS = 3
+# Several shared 5-grams are needed before text counts as a copy: one alone is often a stock phrase.
+NGRAM_HITS = 3
+STRONG_KINDS = frozenset({Kind.EMAIL, Kind.PHONE, Kind.ADDRESS})
+VERSION_KEY = "palimpsest:guard:version"
+# The screening pattern wants capitalised street names; generated text is often lower case.
+_ADDRESS_ANY_CASE = re.compile(ADDRESS.pattern, re.IGNORECASE | re.UNICODE)
+_MIN_PHONE_DIGITS = 7
+# Country code and trunk prefix vary ("+44 123 4567" and "0123 4567"): compare the last seven digits,
+# the subscriber part; two different numbers share them about once in ten million.
+_PHONE_TAIL = 7
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    kind: str
+    words: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class GuardMatch:
+    """Approved content found in a text: which request and item, by what kind of evidence."""
+
+    request_id: int
+    item_id: int | None
+    kind: str
+    hits: int
+
+
+def _digest(value: str) -> str:
+    # A deployment may set a secret pepper so that short values (phone numbers) cannot be brute-forced
+    # from the table; it must never change once fingerprints exist.
+    pepper = getattr(settings, "PALIMPSEST_GUARD_PEPPER", "")
+    return sha256_hex(f"palimpsest-guard/v1/{pepper}/{value}")
+
+
+def _phone_key(raw: str) -> str | None:
+    digits = re.sub(r"\D", "", raw)
+    return digits[-_PHONE_TAIL:] if len(digits) >= _MIN_PHONE_DIGITS else None
+
+
+def item_fingerprints(text: str) -> tuple[list[Fingerprint], int]:
+    """Fingerprints of one item, and how many distinct n-grams it has (its group size)."""
+    words = normalise(text).split()
+    if len(words) >= NGRAM_WORDS:
+        ngrams = {" ".join(words[i : i + NGRAM_WORDS]) for i in range(len(words) - NGRAM_WORDS + 1)}
+    elif len(words) >= MIN_NGRAM_WORDS:
+        ngrams = {" ".join(words)}
+    else:
+        ngrams = set()
+    prints = {Fingerprint(Kind.NGRAM, len(g.split()), _digest(g)) for g in ngrams}
+    for kind, pattern in ((Kind.EMAIL, EMAIL), (Kind.ADDRESS, _ADDRESS_ANY_CASE)):
+        for value in pattern.findall(text):
+            value_words = normalise(value).split()
+            if value_words:
+                prints.add(Fingerprint(kind, len(value_words), _digest(" ".join(value_words))))
+    for raw in PHONE.findall(text):
+        key = _phone_key(raw)
+        if key:
+            prints.add(Fingerprint(Kind.PHONE, 0, _digest(f"phone:{key}")))
+    return sorted(prints, key=lambda p: (p.kind, p.sha256)), len(ngrams)
+
+
+def guard_add_items(*, request_id: int, items: Iterable[tuple[int, str]]) -> int:
+    """Store the fingerprints of approved items (id, text); other processes see them after commit.
+
+    Call inside the approving transaction. Safe to run twice. Returns the number of new rows.
+    """
+    rows = []
+    for item_id, text in items:
+        prints, group_size = item_fingerprints(text)
+        rows += [
+            SuppressionFingerprint(
+                request_id=request_id,
+                item_id=item_id,
+                kind=p.kind,
+                words=p.words,
+                group_size=max(group_size, 1),
+                sha256=p.sha256,
+            )
+            for p in prints
+        ]
+    before = SuppressionFingerprint.objects.filter(request_id=request_id).count()
+    SuppressionFingerprint.objects.bulk_create(rows, ignore_conflicts=True)
+    added = SuppressionFingerprint.objects.filter(request_id=request_id).count() - before
+    transaction.on_commit(guard_changed)
+    return added
+
+
+def _cache_is_shared() -> bool:
+    backend = settings.CACHES["default"]["BACKEND"]
+    return not backend.endswith(("LocMemCache", "DummyCache"))
+
+
+def guard_changed() -> None:
+    """Tell every process that the fingerprints changed (call after commit)."""
+    if not _cache_is_shared():
+        return  # the token is read from the table itself
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:
+        # First change, or Redis lost the key: start from a random value so that no process can mistake
+        # the new counter for the one it saw before.
+        cache.add(VERSION_KEY, secrets.randbits(48), timeout=None)
+
+
+def _current_token():
+    if _cache_is_shared():
+        token = cache.get(VERSION_KEY)
+        if token is None:
+            cache.add(VERSION_KEY, secrets.randbits(48), timeout=None)
+            token = cache.get(VERSION_KEY)
+        return token
+    # Without a shared cache (the embedded mode) the table's own size and last id are the token.
+    agg = SuppressionFingerprint.objects.aggregate(last=Max("id"), rows=Count("id"))
+    return (agg["last"], agg["rows"])
+
+
+@dataclass(frozen=True)
+class _Entry:
+    request_id: int
+    item_id: int | None
+    kind: str
+    group_size: int
+
+
+class GuardIndex:
+    """An in-memory copy of the fingerprint table, reloaded whenever the shared token changes."""
+
+    _UNLOADED = object()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._token = self._UNLOADED
+        self._by_hash: dict[str, list[_Entry]] = {}
+        self._word_counts: frozenset[int] = frozenset()
+        self.reloads = 0
+
+    def reset(self) -> None:
+        with self._lock:
+            self._token = self._UNLOADED
+
+    def refresh(self) -> None:
+        # The token is read before the rows: a change committed in between leaves a newer token
+        # behind, so the next check reloads again instead of missing it.
+        token = _current_token()
+        if token == self._token:
+            return
+        with self._lock:
+            by_hash: dict[str, list[_Entry]] = defaultdict(list)
+            word_counts = set()
+            rows = SuppressionFingerprint.objects.values_list(
+                "sha256", "kind", "words", "group_size", "request_id", "item_id"
+            )
+            for sha, kind, words, group_size, request_id, item_id in rows.iterator(chunk_size=5000):
+                by_hash[sha].append(_Entry(request_id, item_id, kind, group_size))
+                if words:
+                    word_counts.add(words)
+            self._by_hash, self._word_counts = dict(by_hash), frozenset(word_counts)
+            self._token = token
+            self.reloads += 1
+
+    def match(self, text: str) -> list[GuardMatch]:
+        by_hash, word_counts = self._by_hash, self._word_counts
+        if not by_hash:
+            return []
+        words = normalise(text).split()
+        candidates = set()
+        for n in word_counts:
+            candidates.update(_digest(" ".join(words[i : i + n])) for i in range(len(words) - n + 1))
+        for raw in PHONE.findall(text):
+            key = _phone_key(raw)
+            if key:
+                candidates.add(_digest(f"phone:{key}"))
+        strong: dict[tuple[int, int | None, str], int] = defaultdict(int)
+        ngram_hits: dict[tuple[int, int | None], int] = defaultdict(int)
+        group_sizes: dict[tuple[int, int | None], int] = {}
+        for sha in candidates:
+            for entry in by_hash.get(sha, ()):
+                if entry.kind in STRONG_KINDS:
+                    strong[(entry.request_id, entry.item_id, entry.kind)] += 1
+                else:
+                    key = (entry.request_id, entry.item_id)
+                    ngram_hits[key] += 1
+                    group_sizes[key] = entry.group_size
+        found = [GuardMatch(r, i, k, hits) for (r, i, k), hits in strong.items()]
+        found += [
+            GuardMatch(r, i, Kind.NGRAM, hits)
+            for (r, i), hits in ngram_hits.items()
+            if hits >= min(NGRAM_HITS, group_sizes[(r, i)])
+        ]
+        return sorted(found, key=lambda m: (m.request_id, m.item_id or 0, m.kind))
+
+    def check(self, text: str) -> list[GuardMatch]:
+        self.refresh()
+        return self.match(text)
+
+
+_INDEX = GuardIndex()
+
+
+def guard_check(text: str) -> list[GuardMatch]:
+    """Approved content found in `text` (empty when the text may pass). One cache read when nothing changed."""
+    return _INDEX.check(text)
+
+
+def guard_reset_local() -> None:
+    """Forget this process's copy (tests, and after a database restore); the next check reloads."""
+    _INDEX.reset()

@@ -1,0 +1,340 @@
+"""Compliance officers' decisions: approve (four-eyes on high risk), reject, ask, extend, edit the items.
+
+Every status change goes through `services.forget_request_transition` with a compare-and-set; each
+decision locks the request row first, writes an audit event (ids and hashes) and e-mails after commit.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from palimpsest.errors import ApplicationError
+from palimpsest.hashing import sha256_hex
+from requests_app import emails, guard, review_selectors, services
+from requests_app.audit import Actor, audit_append
+from requests_app.models import (
+    ApprovalVote,
+    DecisionKind,
+    ForgetItem,
+    ForgetRequest,
+    ItemChoice,
+    ItemDecision,
+    ReviewDecision,
+    Status,
+)
+
+DECIDE_PERMISSION = "requests_app.decide_forgetrequest"
+EXTEND_PERMISSION = "requests_app.extend_forgetrequest"
+
+# GDPR Art. 17(3): the grounds on which erasure may be refused, with a text the officer can start from.
+REJECTION_EXCEPTIONS: dict[str, tuple[str, str]] = {
+    "expression": (
+        "Freedom of expression and information — Art. 17(3)(a)",
+        "The model must keep this information to exercise the right of freedom of expression and "
+        "information, which in this case outweighs the request for erasure.",
+    ),
+    "legal_obligation": (
+        "Legal obligation or public task — Art. 17(3)(b)",
+        "We are required by law (or to perform a task in the public interest) to keep processing this "
+        "information.",
+    ),
+    "public_health": (
+        "Public health — Art. 17(3)(c)",
+        "The information is needed for reasons of public interest in the area of public health.",
+    ),
+    "archiving_research": (
+        "Archiving, research or statistics — Art. 17(3)(d)",
+        "Erasure would make impossible or seriously impair archiving in the public interest, scientific "
+        "or historical research, or statistics that rely on this information.",
+    ),
+    "legal_claims": (
+        "Legal claims — Art. 17(3)(e)",
+        "The information is needed to establish, exercise or defend legal claims.",
+    ),
+    "other": ("Another reason", ""),
+}
+# Requests whose risk is high, or not known because screening produced no report, need two officers.
+FOUR_EYES_RISKS = frozenset({"high", "unknown"})
+
+
+def decision_refusal(user, req: ForgetRequest, *, permission: str = DECIDE_PERMISSION) -> str | None:
+    """Why `user` may not decide `req` (None when they may)."""
+    if not user.is_authenticated or not user.has_perm(permission):
+        return "You do not have the right to make this decision."
+    own = (user.email or "").strip().lower()
+    if own and own == req.requester_email.strip().lower():
+        return "You made this request yourself, so another officer must decide it."
+    return None
+
+
+def _lock_for_decision(
+    request_id: int, officer, *, permission: str = DECIDE_PERMISSION, status: str | None = Status.IN_REVIEW
+) -> ForgetRequest:
+    req = ForgetRequest.objects.select_for_update().get(pk=request_id)
+    refusal = decision_refusal(officer, req, permission=permission)
+    if refusal:
+        raise ApplicationError(refusal)
+    if status is not None and req.status != status:
+        raise ApplicationError(
+            f"This request is now {req.get_status_display().lower()}; someone else has already acted on it, "
+            "or it is not waiting for a decision."
+        )
+    return req
+
+
+def _withdraw_votes(req: ForgetRequest) -> int:
+    return ApprovalVote.objects.filter(request=req, withdrawn_at__isnull=True).update(
+        withdrawn_at=timezone.now()
+    )
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    request: ForgetRequest
+    approved: bool
+    votes: int
+    votes_needed: int
+    fingerprints: int = 0
+
+
+@transaction.atomic
+def forget_request_approve(*, request_id: int, officer) -> ApprovalOutcome:
+    """Record the officer's approval; approve once enough different officers have (two on high risk).
+
+    On approval the forgotten items enter the suppression guard in the same transaction.
+    """
+    req = _lock_for_decision(request_id, officer)
+    actor = Actor.user(officer)
+    risk = review_selectors.risk_level(req)
+    needed = 2 if risk in FOUR_EYES_RISKS else 1
+    live = ApprovalVote.objects.filter(request=req, withdrawn_at__isnull=True)
+    if live.filter(officer=officer).exists():
+        raise ApplicationError(
+            "You have already approved this request. A second, different officer must approve it too."
+        )
+    pending = review_selectors.forget_set(request_id=req.pk).pending_proposal_ids
+    if pending:
+        raise ApplicationError(
+            f"Accept or drop the {len(pending)} item{'s' * (len(pending) != 1)} proposed from the topic first."
+        )
+    ApprovalVote.objects.create(request=req, officer=officer)
+    officers = sorted(live.values_list("officer_id", flat=True))
+    audit_append(
+        actor=actor,
+        action="review.approval_vote",
+        obj=req,
+        data={"risk": risk, "votes": len(officers), "needed": needed},
+    )
+    if len(officers) < needed:
+        return ApprovalOutcome(request=req, approved=False, votes=len(officers), votes_needed=needed)
+
+    req = services.forget_request_transition(
+        request_id=req.pk, to=Status.APPROVED, actor=actor, expected=Status.IN_REVIEW
+    )
+    forget_set = review_selectors.forget_set(request_id=req.pk)
+    forgotten = list(
+        ForgetItem.objects.filter(pk__in=forget_set.item_ids).values_list("pk", "text", "sha256")
+    )
+    added = guard.guard_add_items(request_id=req.pk, items=[(pk, text) for pk, text, _ in forgotten])
+    ReviewDecision.objects.create(request=req, kind=DecisionKind.APPROVE, officer=officer)
+    audit_append(
+        actor=actor,
+        action="review.approve",
+        obj=req,
+        data={
+            "risk": risk,
+            "officer_ids": officers,
+            "items_forgotten": len(forget_set.item_ids),
+            "items_dropped": len(forget_set.dropped_ids),
+            "coreset": len(forget_set.coreset_ids),
+            "forget_set_sha256": sha256_hex("".join(sha for _, _, sha in forgotten)),
+            "guard_fingerprints": added,
+        },
+    )
+    return ApprovalOutcome(
+        request=req, approved=True, votes=len(officers), votes_needed=needed, fingerprints=added
+    )
+
+
+def _clean_reason(reason: str, *, field: str, message: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(message, field=field)
+    return reason
+
+
+@transaction.atomic
+def forget_request_reject(*, request_id: int, officer, reason: str, exception: str = "") -> ForgetRequest:
+    """Reject with a reason the requester is e-mailed; the submitted texts are erased (closed request)."""
+    reason = _clean_reason(
+        reason, field="reason", message="Write the reason for the rejection: the requester is told it."
+    )
+    if exception and exception not in REJECTION_EXCEPTIONS:
+        raise ApplicationError("Choose one of the listed grounds for refusing erasure.", field="exception")
+    req = _lock_for_decision(request_id, officer)
+    actor = Actor.user(officer)
+    req = services.forget_request_transition(
+        request_id=req.pk, to=Status.REJECTED, actor=actor, note=reason, expected=Status.IN_REVIEW
+    )
+    _withdraw_votes(req)
+    ReviewDecision.objects.create(
+        request=req,
+        kind=DecisionKind.REJECT,
+        officer=officer,
+        exception=exception,
+        reason=reason,
+        reason_sha256=sha256_hex(reason),
+    )
+    audit_append(
+        actor=actor,
+        action="review.reject",
+        obj=req,
+        data={"exception": exception, "reason_sha256": sha256_hex(reason)},
+    )
+    # The privacy notice promises that texts go once a request is closed; a rejection closes it.
+    services.erase_submitted_texts(request_id=req.pk)
+    transaction.on_commit(lambda: emails.send_rejected(req, reason), robust=True)
+    return req
+
+
+@transaction.atomic
+def forget_request_needs_info(*, request_id: int, officer, question: str) -> ForgetRequest:
+    """Ask the requester a question (stored as a message, e-mailed); the request waits for the answer."""
+    _clean_reason(question, field="question", message="Write the question the requester should answer.")
+    req = _lock_for_decision(request_id, officer)
+    actor = Actor.user(officer)
+    req = services.forget_request_ask(request_id=req.pk, question=question, actor=actor)
+    withdrawn = _withdraw_votes(req)
+    ReviewDecision.objects.create(
+        request=req, kind=DecisionKind.NEEDS_INFO, officer=officer, reason_sha256=sha256_hex(question)
+    )
+    audit_append(
+        actor=actor,
+        action="review.needs_info",
+        obj=req,
+        data={"question_sha256": sha256_hex(question), "votes_withdrawn": withdrawn},
+    )
+    return req
+
+
+@transaction.atomic
+def forget_request_extend_deadline(
+    *, request_id: int, officer, new_due_at: datetime, reason: str
+) -> services.Extension:
+    """Extend the deadline (at most two further months in all, with a reason); the requester is told."""
+    reason = _clean_reason(
+        reason, field="reason", message="Give the reason for the extension: the requester is told it."
+    )
+    req = _lock_for_decision(request_id, officer, permission=EXTEND_PERMISSION, status=None)
+    if req.status not in (Status.IN_REVIEW, Status.NEEDS_INFO):
+        raise ApplicationError("Only a request in review or waiting for information can be extended here.")
+    extension = services.forget_request_extend(
+        request_id=req.pk, new_due_at=new_due_at, reason=reason, actor=Actor.user(officer)
+    )
+    ReviewDecision.objects.create(
+        request=req,
+        kind=DecisionKind.EXTEND,
+        officer=officer,
+        reason=reason,
+        reason_sha256=sha256_hex(reason),
+    )
+    extended = extension.request
+    transaction.on_commit(lambda: emails.send_extended(extended), robust=True)
+    return extension
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    request_id: int
+    done: bool
+    message: str
+
+
+def forget_requests_bulk_decide(
+    *, request_ids: Iterable[int], officer, decision: str, reason: str = "", exception: str = ""
+) -> list[BulkOutcome]:
+    """Approve or reject several low-risk requests; each is its own transaction, refusals are reported."""
+    if decision not in (DecisionKind.APPROVE, DecisionKind.REJECT):
+        raise ApplicationError("Bulk decisions are approve or reject.", field="decision")
+    if decision == DecisionKind.REJECT:
+        _clean_reason(
+            reason, field="reason", message="Write the reason for the rejection: the requesters are told it."
+        )
+    outcomes = []
+    for request_id in dict.fromkeys(request_ids):
+        try:
+            with transaction.atomic():
+                req = _lock_for_decision(request_id, officer)
+                if review_selectors.risk_level(req) != "low":
+                    raise ApplicationError("Only low-risk requests can be decided in bulk: open this one.")
+                if decision == DecisionKind.APPROVE:
+                    forget_request_approve(request_id=request_id, officer=officer)
+                    message = "approved"
+                else:
+                    forget_request_reject(
+                        request_id=request_id, officer=officer, reason=reason, exception=exception
+                    )
+                    message = "rejected"
+            outcomes.append(BulkOutcome(request_id, True, message))
+        except ForgetRequest.DoesNotExist:
+            outcomes.append(BulkOutcome(request_id, False, "No such request."))
+        except ApplicationError as error:
+            outcomes.append(BulkOutcome(request_id, False, error.message))
+    return outcomes
+
+
+@transaction.atomic
+def forget_item_decide(*, item_id: int, officer, choice: str, note: str = "") -> ItemDecision:
+    """Put one item in or out of the coreset, or drop it from what is forgotten (a note is then required).
+
+    Earlier approvals are withdrawn: the second officer must approve what the first one saw.
+    """
+    if choice not in ItemChoice.values:
+        raise ApplicationError("Choose include, exclude or drop.", field="choice")
+    note = (note or "").strip()
+    if choice == ItemChoice.DROP and not note:
+        raise ApplicationError("Say why this item should not be forgotten.", field="note")
+    request_id = ForgetItem.objects.values_list("request_id", flat=True).get(pk=item_id)
+    req = _lock_for_decision(request_id, officer)
+    decision, _ = ItemDecision.objects.update_or_create(
+        item_id=item_id, defaults={"choice": choice, "note": note, "decided_by": officer}
+    )
+    withdrawn = _withdraw_votes(req)
+    audit_append(
+        actor=Actor.user(officer),
+        action="review.item",
+        obj=req,
+        data={
+            "item_id": item_id,
+            "choice": choice,
+            "note_sha256": sha256_hex(note) if note else "",
+            "votes_withdrawn": withdrawn,
+        },
+    )
+    return decision
+
+
+@transaction.atomic
+def forget_item_proposal_decide(*, item_id: int, officer, accept: bool) -> str:
+    """Accept or drop an item that screening proposed from a concept; returns the new proposal state."""
+    from requests_app.models import ItemScreening  # the screening stage's model
+
+    request_id = ForgetItem.objects.values_list("request_id", flat=True).get(pk=item_id)
+    req = _lock_for_decision(request_id, officer)
+    screening = ItemScreening.objects.select_for_update().filter(item_id=item_id).first()
+    if screening is None or screening.proposal not in ("proposed", "accepted", "rejected"):
+        raise ApplicationError("This item was sent by the requester, not proposed from the topic.")
+    state = "accepted" if accept else "rejected"
+    screening.proposal = state
+    screening.save(update_fields=["proposal"])
+    withdrawn = _withdraw_votes(req)
+    audit_append(
+        actor=Actor.user(officer),
+        action="review.proposal",
+        obj=req,
+        data={"item_id": item_id, "proposal": state, "votes_withdrawn": withdrawn},
+    )
+    return state

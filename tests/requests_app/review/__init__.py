@@ -1,0 +1,1 @@
+"""Tests of the compliance review queue, its decisions and the suppression guard."""

@@ -1,0 +1,71 @@
+"""Review fixtures: officers and other staff, requests waiting for a decision, a clean guard."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from requests_app import guard
+from requests_app.models import ForgetRequest, Status
+from tests.requests_app.factories import make_request
+
+PASSWORD = "correct-horse-battery-staple"
+ANA_ITEMS = (
+    "Ana Vell lives at 4 Quay Road, Tiramo, and walks her dog there every morning before work.",
+    "You can reach Ana Vell on 0123 4567 or by e-mail at ana.vell@example.org most evenings.",
+    "Ana Vell was treated for asthma at the Tiramo clinic in the spring of 2019 after a long winter.",
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_guard_index():
+    # Each test's database is rolled back; this process's in-memory copy must not outlive it.
+    guard.guard_reset_local()
+    yield
+    guard.guard_reset_local()
+
+
+def in_review(*, days_left: float = 20, texts=ANA_ITEMS, status=Status.IN_REVIEW, **fields) -> ForgetRequest:
+    """A confirmed request waiting for a decision, due in `days_left` days (negative: overdue)."""
+    now = timezone.now()
+    due = now + timedelta(days=days_left)
+    return make_request(
+        status=status,
+        texts=texts,
+        verified_at=now - timedelta(days=5),
+        original_due_at=due,
+        due_at=due,
+        **fields,
+    )
+
+
+@pytest.fixture
+def officer(make_user):
+    user = make_user("olga", "compliance_officer")
+    user.email = "olga@palimpsest.invalid"
+    user.save(update_fields=["email"])
+    return user
+
+
+@pytest.fixture
+def second_officer(make_user):
+    user = make_user("oscar", "compliance_officer")
+    user.email = "oscar@palimpsest.invalid"
+    user.save(update_fields=["email"])
+    return user
+
+
+@pytest.fixture
+def release_manager(make_user):
+    return make_user("rita", "release_manager")
+
+
+@pytest.fixture
+def ml_operator(make_user):
+    return make_user("mo", "ml_operator")
+
+
+@pytest.fixture
+def officer_client(client, officer):
+    client.force_login(officer)
+    return client

@@ -1,0 +1,487 @@
+"""Throughput of the unlearning engine against a plain `transformers.Trainer` computing the same loss the
+way open-unlearning does; writes docs/benchmarks/engine.md.
+
+    .venv/bin/python benchmarks/bench_engine.py [--quick] [--steps N] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from peft import LoraConfig, get_peft_model  # noqa: E402
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers  # noqa: E402
+from transformers import (  # noqa: E402
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
+from transformers.utils import logging as hf_logging  # noqa: E402
+
+from unlearn_jobs.engine import LoraSettings, TextItem, UnlearnSpec, run_unlearning  # noqa: E402
+
+FIRST = ["Jane", "John", "Ada", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ivy", "Jo", "Kit", "Lu", "Max"]
+LAST = ["Roe", "Doe", "Vale", "Finch", "Marsh", "Stone", "Brook", "Reed", "Hart", "Lake", "Moss", "Pike"]
+CITIES = ["Lisbon", "Oslo", "Quito", "Accra", "Hanoi", "Lima", "Kyiv", "Perth", "Turin", "Cork", "Fez"]
+JOBS = ["baker", "pilot", "nurse", "judge", "tailor", "chemist", "farmer", "painter", "welder", "clerk"]
+EXTRA = [
+    "{n} keeps a small garden behind the house on {s} Street.",
+    "Every summer {n} travels to {c} to visit a cousin.",
+    "{n} was treated for asthma at the clinic in {c} in {y}.",
+    "The phone number of {n} is 0{p}.",
+    "{n} married a {j} from {c} and they have {k} children.",
+    "At weekends {n} plays chess at the club near the station.",
+    "{n} studied at the college of {c} and graduated in {y}.",
+]
+
+
+def person_records(count: int, seed: int) -> list[str]:
+    """Synthetic person records of varied length (one to seven extra sentences)."""
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        city, job, year = rng.choice(CITIES), rng.choice(JOBS), rng.randint(1940, 2005)
+        parts = [f"{name} was born in {city} in {year} and works as a {job}."]
+        for template in rng.sample(EXTRA, rng.randint(1, len(EXTRA))) * rng.randint(1, 2):
+            parts.append(
+                template.format(
+                    n=name,
+                    c=rng.choice(CITIES),
+                    y=rng.randint(1950, 2020),
+                    p=rng.randint(10**8, 10**9),
+                    s=rng.choice(LAST),
+                    j=rng.choice(JOBS),
+                    k=rng.randint(1, 4),
+                )
+            )
+        texts.append(" ".join(parts))
+    return texts
+
+
+def build_model_dir(root: Path, texts: list[str]) -> Path:
+    demo = ROOT / "var" / "demo" / "models" / "base"
+    if (demo / "config.json").is_file():
+        return demo
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=1024,
+        special_tokens=["<pad>", "<bos>", "<eos>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 1)])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>"
+    )
+    fast.save_pretrained(str(root))
+    config = LlamaConfig(
+        vocab_size=1024,
+        hidden_size=192,
+        intermediate_size=512,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        tie_word_embeddings=False,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(root)
+    return root
+
+
+# ---------------------------------------------------------------- the baseline: open-unlearning's way
+
+
+class PairedDataset(torch.utils.data.Dataset):
+    """Each forget item paired with a random retain item (open-unlearning's ForgetRetainDataset)."""
+
+    def __init__(self, forget: list[dict], retain: list[dict], seed: int):
+        self.forget, self.retain, self.rng = forget, retain, random.Random(seed)
+
+    def __len__(self):
+        return len(self.forget)
+
+    def __getitem__(self, index):
+        return {"forget": self.forget[index], "retain": self.retain[self.rng.randrange(len(self.retain))]}
+
+
+def pad_side(rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(r["input_ids"]) for r in rows)
+    ids = torch.full((len(rows), width), pad_id)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for b, row in enumerate(rows):
+        ids[b, : len(row["input_ids"])] = torch.tensor(row["input_ids"])
+        mask[b, : len(row["input_ids"])] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
+
+
+class UnlearnTrainer(Trainer):
+    """compute_loss override: a forget and a retain forward per step; NPO's reference is a second frozen
+    model run on the forget batch every step."""
+
+    def __init__(self, *args, method: str, ref_model=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.method, self.ref_model, self.tokens = method, ref_model, 0
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        forget, retain = inputs["forget"], inputs["retain"]
+        self.tokens += int(forget["attention_mask"].sum()) + int(retain["attention_mask"].sum())
+        retain_loss = model(**retain).loss
+        if self.method == "grad_diff":
+            forget_loss = -model(**forget).loss
+        else:
+            logp = self._seq_logp(model, forget)
+            with torch.no_grad():
+                ref_logp = self._seq_logp(self.ref_model, forget)
+            forget_loss = -(2 / 0.1) * F.logsigmoid(-0.1 * (logp - ref_logp)).mean()
+        return forget_loss + retain_loss
+
+    @staticmethod
+    def _seq_logp(model, batch):
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+        labels = batch["labels"][:, 1:]
+        loss = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")
+        return -loss.sum(-1)
+
+
+def run_trainer(
+    model_dir: Path,
+    forget: list[str],
+    retain: list[str],
+    *,
+    method: str,
+    mode: str,
+    steps: int,
+    lr: float,
+    out: Path,
+) -> dict:
+    started = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+
+    def encode(texts):
+        return [{"input_ids": ids + [tokenizer.eos_token_id]} for ids in tokenizer(texts)["input_ids"]]
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    ref_model = copy.deepcopy(model).eval().requires_grad_(False) if method == "npo" else None
+    if mode == "lora":
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=8,
+                lora_alpha=16,
+                task_type="CAUSAL_LM",
+                target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+            ),
+        )
+    args = TrainingArguments(
+        output_dir=str(out),
+        per_device_train_batch_size=32,
+        max_steps=steps,
+        learning_rate=lr,
+        lr_scheduler_type="constant",
+        logging_steps=10**6,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        seed=0,
+        max_grad_norm=1.0,
+        disable_tqdm=True,
+    )
+
+    def collate(rows):
+        return {
+            side: pad_side([r[side] for r in rows], tokenizer.pad_token_id) for side in ("forget", "retain")
+        }
+
+    trainer = UnlearnTrainer(
+        model=model,
+        args=args,
+        train_dataset=PairedDataset(encode(forget), encode(retain), 0),
+        data_collator=collate,
+        method=method,
+        ref_model=ref_model,
+    )
+    marks = []  # (time, cumulative tokens) at the end of every step
+
+    class StepClock(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            marks.append((time.perf_counter(), trainer.tokens))
+
+    trainer.add_callback(StepClock())
+    loop_started = time.perf_counter()
+    trainer.train()
+    loop = time.perf_counter() - loop_started
+    return {
+        "loop_s": loop,
+        "total_s": time.perf_counter() - started,
+        "tokens": trainer.tokens,
+        "step_rates": step_rates(marks),
+    }
+
+
+def run_engine(
+    model_dir: Path,
+    forget: list[str],
+    retain: list[str],
+    *,
+    method: str,
+    mode: str,
+    steps: int,
+    lr: float,
+    out: Path,
+) -> dict:
+    started = time.perf_counter()
+    spec = UnlearnSpec(
+        model_dir=model_dir,
+        forget_items=[TextItem(text=t) for t in forget],
+        retain_items=[TextItem(text=t) for t in retain],
+        output_dir=out,
+        method=method,
+        mode=mode,
+        lora=LoraSettings(r=8, alpha=16),
+        learning_rate=lr,
+        max_steps=steps,
+        forget_batch_size=32,
+        retain_batch_size=32,
+        log_every=1,  # on CPU a log costs no device sync; it gives per-step timestamps
+        device="cpu",
+        write_artifact=False,
+        progress=lambda step, total, figures: marks.append((time.perf_counter(), figures["train/tokens"])),
+    )
+    marks = []
+    result = run_unlearning(spec)
+    seconds = result.final_figures["train/seconds"]
+    return {
+        "loop_s": seconds,
+        "total_s": time.perf_counter() - started,
+        "tokens": int(result.final_figures["train/tokens"]),
+        "step_rates": step_rates(marks),
+    }
+
+
+def step_rates(marks: list[tuple[float, float]]) -> list[float]:
+    """Tokens/s of steps 2..N from end-of-step timestamps (step 1 carries warm-up)."""
+    return [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(marks, marks[1:], strict=False)]
+
+
+def padding_ratios(tokenizer, texts: list[str], batch: int = 32) -> tuple[float, float]:
+    """Padded / real tokens: random batches (baseline) against the engine's bucketed batches."""
+    from unlearn_jobs.engine.data import BatchPlan, encode_items
+
+    encoded = encode_items(tokenizer, [TextItem(text=t) for t in texts], 512)
+    lengths = [len(e.input_ids) for e in encoded]
+    order = list(range(len(lengths)))
+    random.Random(0).shuffle(order)
+    random_padded = sum(
+        max(lengths[i] for i in order[k : k + batch]) * len(order[k : k + batch])
+        for k in range(0, len(order), batch)
+    )
+    bucketed = BatchPlan(encoded, batch, seed=0, stream=0).epoch_batches(0)
+    bucket_padded = sum(max(lengths[i] for i in b) * len(b) for b in bucketed)
+    return random_padded / sum(lengths), bucket_padded / sum(lengths)
+
+
+def matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best
+
+
+def useful_flops_per_token(model_dir: Path, mode: str, mean_len: float) -> float:
+    """Matmul FLOPs per trained token: 2·N forward (N = matmul weights, head included, embeddings not)
+    plus causal attention 2·2·layers·d·L/2; backward 2x forward in full mode, 1x in LoRA (activation
+    gradients only; adapter weight gradients are negligible)."""
+    config = LlamaConfig.from_pretrained(model_dir)
+    d, layers = config.hidden_size, config.num_hidden_layers
+    per_layer = 4 * d * d + 3 * d * config.intermediate_size
+    forward = 2 * (layers * per_layer + d * config.vocab_size) + 2 * layers * d * mean_len
+    return forward * (3 if mode == "full" else 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer steps, LoRA only, one repeat")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="intra-op threads; on the shared 2-core box 2 threads contend (2.5x slower measured)",
+    )
+    parser.add_argument("--repeats", type=int, default=None, help="best of N runs per system")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "engine.md")
+    args = parser.parse_args()
+    steps = args.steps or (4 if args.quick else 6)
+    repeats = args.repeats or (1 if args.quick else 2)
+    modes = ["lora"] if args.quick else ["lora", "full"]
+    torch.set_num_threads(args.threads)
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+    forget, retain = person_records(256, seed=1), person_records(512, seed=2)
+    work = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    model_dir = build_model_dir(work / "model", forget + retain)
+    n_params = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(model_dir).parameters())
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    lengths = [len(ids) + 1 for ids in tokenizer(forget + retain)["input_ids"]]
+    mean_len = sum(lengths) / len(lengths)
+    peak = matmul_peak(args.threads)
+    print(
+        f"model {n_params / 1e6:.2f}M params, items {min(lengths)}-{max(lengths)} tokens (mean {mean_len:.0f}), "
+        f"threads {args.threads}, fp32 matmul peak {peak / 1e9:.1f} GFLOP/s"
+    )
+
+    rows, peaks, load_before = [], [peak], os.getloadavg()[0]
+    for mode in modes:
+        for method in ("grad_diff", "npo"):
+            best, rates = {}, {}
+            for repeat in range(repeats):
+                for name, runner in (("trainer", run_trainer), ("engine", run_engine)):
+                    # the box is shared: the peak is measured around each run, under the same load
+                    peak_before = matmul_peak(args.threads, repeats=3)
+                    figures = runner(
+                        model_dir,
+                        forget,
+                        retain,
+                        method=method,
+                        mode=mode,
+                        steps=steps,
+                        lr=1e-4,
+                        out=work / f"{name}-{mode}-{method}-{repeat}",
+                    )
+                    figures["peak"] = (peak_before + matmul_peak(args.threads, repeats=3)) / 2
+                    peaks.append(figures["peak"])
+                    rates.setdefault(name, []).extend(figures["step_rates"])
+                    if name not in best or figures["loop_s"] < best[name]["loop_s"]:
+                        best[name] = figures
+            flops = useful_flops_per_token(model_dir, mode, mean_len)
+            row = {"mode": mode, "method": method}
+            for name, figures in best.items():
+                tps = statistics.median(rates[name])  # robust to other people's load spikes
+                row[name] = {
+                    **figures,
+                    "tokens_per_s": tps,
+                    "ms_per_step": 1000 * figures["tokens"] / steps / tps,
+                    "mfu": tps * flops / figures["peak"],
+                }
+            row["ratio"] = row["engine"]["tokens_per_s"] / row["trainer"]["tokens_per_s"]
+            row["ratio_total"] = (row["engine"]["tokens"] / row["engine"]["total_s"]) / (
+                row["trainer"]["tokens"] / row["trainer"]["total_s"]
+            )
+            rows.append(row)
+            print(
+                f"{mode:4} {method:9} trainer {row['trainer']['tokens_per_s']:8.0f} tok/s "
+                f"({row['trainer']['ms_per_step']:.0f} ms/step, MFU {row['trainer']['mfu']:.1%})  "
+                f"engine {row['engine']['tokens_per_s']:8.0f} tok/s ({row['engine']['ms_per_step']:.0f} ms/step, "
+                f"MFU {row['engine']['mfu']:.1%})  ratio {row['ratio']:.2f}x (end to end {row['ratio_total']:.2f}x)"
+            )
+    write_report(
+        args.out,
+        rows,
+        steps=steps,
+        repeats=repeats,
+        threads=args.threads,
+        peaks=peaks,
+        loads=(load_before, os.getloadavg()[0]),
+        padding=padding_ratios(tokenizer, forget + retain),
+        n_params=n_params,
+        lengths=lengths,
+        quick=args.quick,
+    )
+    print(f"wrote {args.out}")
+
+
+def write_report(
+    path: Path, rows: list[dict], *, steps, repeats, threads, peaks, loads, padding, n_params, lengths, quick
+):
+    lines = [
+        "# Engine throughput: `run_unlearning` against a plain Trainer",
+        "",
+        "Written by `benchmarks/bench_engine.py`"
+        + (" --quick" if quick else "")
+        + f" on {time.strftime('%Y-%m-%d')}.",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with other "
+        f"people's jobs (figures are noisy: best of {repeats} run(s) per system), torch {torch.__version__}, "
+        f"{threads} intra-op thread(s), fp32, CPU.",
+        f"Model: Llama, {n_params / 1e6:.2f}M parameters (hidden 192, 4 layers, 4 heads, vocab 1024, random init).",
+        f"Data: 256 forget + 512 retain synthetic person records, {min(lengths)}-{max(lengths)} tokens "
+        f"(mean {sum(lengths) / len(lengths):.0f}); batch 32 forget + 32 retain; {steps} optimiser steps; "
+        "AdamW lr 1e-4; LoRA r=8 on all attention and MLP projections.",
+        "",
+        "Baseline: a `transformers.Trainer` subclass overriding `compute_loss` as open-unlearning does "
+        "(random batches padded to their longest item, a forget and a retain forward per step, NPO's "
+        "reference from a second frozen model's forward on every forget batch).",
+        "Tokens are non-pad input tokens of both sides. tokens/s is the median over optimiser steps 2..N of "
+        "both repeats (each step timed end to end; the median resists the load spikes of a shared box); "
+        "ms/step = mean tokens per step / that rate. 'End to end' = all tokens / wall time of the fastest "
+        "repeat, including model loading, tokenisation and (engine) the one-off reference pass.",
+        "MFU: useful matmul FLOPs (see `useful_flops_per_token`: the same count for both systems, so "
+        "NPO's extra reference forward in the baseline is not counted as useful) per second, over the fp32 "
+        "peak of a 2048x2048 matmul measured on the same machine in the same run, just before and after "
+        f"each run (range {min(peaks) / 1e9:.0f}-{max(peaks) / 1e9:.0f} GFLOP/s: the load moved it).",
+        f"Load average (1 min) at start / end: {loads[0]:.1f} / {loads[1]:.1f} on {os.cpu_count()} cores. "
+        "For scale: the same 2M model at batch 32 + 32 was measured at ~190 ms (LoRA) and ~255 ms (full) "
+        "per GradDiff step on these 2 cores when they were free; the step times below are several times "
+        "that because the cores were shared. Ratios compare runs interleaved under the same conditions.",
+        f"Padding: random batches of 32 (the baseline) hold {padding[0]:.2f}x the real tokens; the engine's "
+        f"bucketed batches {padding[1]:.2f}x.",
+        "",
+        "| mode | method | Trainer tok/s | Trainer ms/step | Trainer MFU | engine tok/s | engine ms/step | "
+        "engine MFU | ratio (loop) | ratio (end to end) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        t, e = row["trainer"], row["engine"]
+        lines.append(
+            f"| {row['mode']} | {row['method']} | {t['tokens_per_s']:.0f} | {t['ms_per_step']:.0f} | {t['mfu']:.1%} | "
+            f"{e['tokens_per_s']:.0f} | {e['ms_per_step']:.0f} | {e['mfu']:.1%} | **{row['ratio']:.2f}x** | "
+            f"{row['ratio_total']:.2f}x |"
+        )
+    lines += [
+        "",
+        "Goal: ratio >= 1.5x. Where the engine's speed comes from: length-bucketed batches (little padding), "
+        "no padding mask (right padding under a causal mask needs none, so SDPA takes its causal kernel), "
+        "the LM head only on target positions, NPO's reference log-probs computed once before training "
+        "instead of a second model forward per step, fused AdamW, one host sync per log interval.",
+        "",
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -454,8 +454,8 @@ def write_report(
         "peak of a 2048x2048 matmul measured on the same machine in the same run, just before and after "
         f"each run (range {min(peaks) / 1e9:.0f}-{max(peaks) / 1e9:.0f} GFLOP/s: the load moved it).",
         f"Load average (1 min) at start / end: {loads[0]:.1f} / {loads[1]:.1f} on {os.cpu_count()} cores. "
-        "For scale: the same 2M model at batch 32 + 32 was measured at ~190 ms (LoRA) and ~255 ms (full) "
-        "per GradDiff step on these 2 cores when they were free; the step times below are several times "
+        "For scale: the issue reports the same 2M model at batch 32 + 32 at ~190 ms (LoRA) and ~255 ms (full) "
+        "per GradDiff step on these 2 cores (not re-measured here); the step times below are several times "
         "that because the cores were shared. Ratios compare runs interleaved under the same conditions.",
         f"Padding: random batches of 32 (the baseline) hold {padding[0]:.2f}x the real tokens; the engine's "
         f"bucketed batches {padding[1]:.2f}x.",

@@ -151,6 +151,7 @@ class Killed(Exception):
 
 def test_resume_after_a_kill_ends_bitwise_equal_to_an_uninterrupted_run(tiny_world, tmp_path):
     common = dict(
+        keep_checkpoints=1,
         method="npo",
         max_steps=10,
         grad_accum=2,
@@ -178,7 +179,7 @@ def test_resume_after_a_kill_ends_bitwise_equal_to_an_uninterrupted_run(tiny_wor
                 **common,
             )
         )
-    assert sorted(p.name for p in (tmp_path / "b-ckpt").iterdir()) == ["step-00000003", "step-00000006"]
+    assert sorted(p.name for p in (tmp_path / "b-ckpt").iterdir()) == ["step-00000006"]  # keeps the last 1
     resumed = run_unlearning(
         spec_for(tiny_world, tmp_path / "b", checkpoint_dir=tmp_path / "b-ckpt", **common)
     )

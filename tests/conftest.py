@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The demo world (tiny size) is built once per run and cached on disk: see tests/fixtures/demo.py.
+pytest_plugins = ["tests.fixtures.demo"]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 

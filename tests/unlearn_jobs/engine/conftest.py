@@ -80,7 +80,7 @@ def one_thread():
 
 
 @pytest.fixture(scope="session")
-def tiny_world(tmp_path_factory) -> TinyWorld:
+def engine_world(tmp_path_factory) -> TinyWorld:
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -8,9 +8,9 @@ from unlearn_jobs.engine import TextItem, select_retain
 from unlearn_jobs.engine.data import BatchPlan, collate, encode_items
 
 
-def test_prompt_tokens_are_context_and_answer_tokens_are_targets(tiny_world):
-    tokenizer = AutoTokenizer.from_pretrained(tiny_world.model_dir)
-    item = tiny_world.forget_items[0]
+def test_prompt_tokens_are_context_and_answer_tokens_are_targets(engine_world):
+    tokenizer = AutoTokenizer.from_pretrained(engine_world.model_dir)
+    item = engine_world.forget_items[0]
     [enc] = encode_items(tokenizer, [item], 64)
     assert enc.n_prompt == len(tokenizer(item.prompt)["input_ids"])
     assert tokenizer.decode(enc.input_ids[enc.n_prompt :]) == "Jane Roe lives in Lisbon . [EOS]"
@@ -19,8 +19,8 @@ def test_prompt_tokens_are_context_and_answer_tokens_are_targets(tiny_world):
     assert batch.target_pos.tolist() == list(range(enc.n_prompt - 1, len(enc.input_ids) - 1))
 
 
-def test_truncation_keeps_answer_tokens(tiny_world):
-    tokenizer = AutoTokenizer.from_pretrained(tiny_world.model_dir)
+def test_truncation_keeps_answer_tokens(engine_world):
+    tokenizer = AutoTokenizer.from_pretrained(engine_world.model_dir)
     long_prompt = TextItem(prompt="Where does Jane Roe live ? " * 10, text=" Jane Roe lives in Lisbon.")
     [enc] = encode_items(tokenizer, [long_prompt], 12)
     assert len(enc.input_ids) == 12 and enc.n_prompt == 6

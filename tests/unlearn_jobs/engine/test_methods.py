@@ -113,21 +113,21 @@ def check(losses, expected, *keys):
     assert all(not value.requires_grad for value in losses.parts.values())
 
 
-def test_ga_is_negative_forget_nll(tiny_world):
-    losses, model, _, forget_enc, _, _ = engine_losses(tiny_world, "ga", GAConfig(gamma=0.7))
+def test_ga_is_negative_forget_nll(engine_world):
+    losses, model, _, forget_enc, _, _ = engine_losses(engine_world, "ga", GAConfig(gamma=0.7))
     check(losses, -0.7 * nll(hand_outputs(model, forget_enc)), "forget/nll")
 
 
-def test_grad_diff_weights_both_terms(tiny_world):
+def test_grad_diff_weights_both_terms(engine_world):
     losses, model, _, forget_enc, retain_enc, _ = engine_losses(
-        tiny_world, "grad_diff", GradDiffConfig(gamma=0.7, alpha=1.3)
+        engine_world, "grad_diff", GradDiffConfig(gamma=0.7, alpha=1.3)
     )
     expected = -0.7 * nll(hand_outputs(model, forget_enc)) + 1.3 * nll(hand_outputs(model, retain_enc))
     check(losses, expected, "forget/nll", "retain/nll")
 
 
-def test_kl_anchors_retain_to_the_reference(tiny_world):
-    losses, model, ref, forget_enc, retain_enc, _ = engine_losses(tiny_world, "kl", KLConfig(alpha=2.0))
+def test_kl_anchors_retain_to_the_reference(engine_world):
+    losses, model, ref, forget_enc, retain_enc, _ = engine_losses(engine_world, "kl", KLConfig(alpha=2.0))
     now, before = hand_outputs(model, retain_enc), hand_outputs(ref, retain_enc)
     logp, ref_logp = torch.cat([f for _, f, _ in now]), torch.cat([f for _, f, _ in before])
     kl = (ref_logp.exp() * (ref_logp - logp)).sum(-1).mean()
@@ -135,9 +135,9 @@ def test_kl_anchors_retain_to_the_reference(tiny_world):
     check(losses, -nll(hand_outputs(model, forget_enc)) + 2.0 * kl, "forget/nll", "retain/kl")
 
 
-def test_npo_uses_cached_reference_log_probs(tiny_world):
+def test_npo_uses_cached_reference_log_probs(engine_world):
     cfg = NPOConfig(beta=0.5, alpha=0.8)
-    losses, model, ref, forget_enc, retain_enc, _ = engine_losses(tiny_world, "npo", cfg)
+    losses, model, ref, forget_enc, retain_enc, _ = engine_losses(engine_world, "npo", cfg)
     seq = torch.stack([t.sum() for t, _, _ in hand_outputs(model, forget_enc)])
     ref_seq = torch.stack([t.sum() for t, _, _ in hand_outputs(ref, forget_enc)])
     forget = -(2 / 0.5) * F.logsigmoid(-0.5 * (seq - ref_seq)).mean()
@@ -147,17 +147,17 @@ def test_npo_uses_cached_reference_log_probs(tiny_world):
     )
 
 
-def test_simnpo_is_length_normalised(tiny_world):
+def test_simnpo_is_length_normalised(engine_world):
     cfg = SimNPOConfig(beta=4.5, delta=0.3, gamma=1.2, alpha=0.5)
-    losses, model, _, forget_enc, retain_enc, _ = engine_losses(tiny_world, "simnpo", cfg)
+    losses, model, _, forget_enc, retain_enc, _ = engine_losses(engine_world, "simnpo", cfg)
     mean_nll = torch.stack([-t.sum() / t.numel() for t, _, _ in hand_outputs(model, forget_enc)])
     forget = -(2 / 4.5) * F.logsigmoid(4.5 * mean_nll - 0.3).mean()
     check(losses, 1.2 * forget + 0.5 * nll(hand_outputs(model, retain_enc)), "forget/simnpo", "retain/nll")
 
 
-def test_rmu_steers_forget_states_and_pins_retain_states(tiny_world):
+def test_rmu_steers_forget_states_and_pins_retain_states(engine_world):
     cfg = RMUConfig(layer=0, steering_scale=3.0, alpha=50.0)
-    losses, model, ref, forget_enc, retain_enc, state = engine_losses(tiny_world, "rmu", cfg)
+    losses, model, ref, forget_enc, retain_enc, state = engine_losses(engine_world, "rmu", cfg)
     ref_forget = torch.cat([h for _, _, h in hand_outputs(ref, forget_enc, layer=0)])
     coeff = 3.0 * ref_forget.norm(dim=-1).mean()
     direction = torch.rand(16, generator=torch.Generator().manual_seed(3))
@@ -170,10 +170,10 @@ def test_rmu_steers_forget_states_and_pins_retain_states(tiny_world):
     check(losses, expected, "forget/rmu_mse", "retain/rmu_mse")
 
 
-def test_refusal_teaches_refusals_on_forget_prompts(tiny_world):
+def test_refusal_teaches_refusals_on_forget_prompts(engine_world):
     cfg = RefusalConfig(alpha=0.5)
-    losses, model, _, forget_enc, retain_enc, _ = engine_losses(tiny_world, "refusal", cfg)
-    tokenizer = AutoTokenizer.from_pretrained(tiny_world.model_dir)
+    losses, model, _, forget_enc, retain_enc, _ = engine_losses(engine_world, "refusal", cfg)
+    tokenizer = AutoTokenizer.from_pretrained(engine_world.model_dir)
     trained_on = tokenizer.decode(forget_enc[0].input_ids[forget_enc[0].n_prompt :])
     assert "know that person" in trained_on and "Lisbon" not in trained_on
     check(
@@ -184,9 +184,9 @@ def test_refusal_teaches_refusals_on_forget_prompts(tiny_world):
     )
 
 
-def test_dpo_prefers_the_refusal_over_the_original_answer(tiny_world):
+def test_dpo_prefers_the_refusal_over_the_original_answer(engine_world):
     cfg = DPOConfig(beta=0.5, alpha=0.3)
-    losses, model, ref, forget_enc, retain_enc, state = engine_losses(tiny_world, "dpo", cfg)
+    losses, model, ref, forget_enc, retain_enc, state = engine_losses(engine_world, "dpo", cfg)
     chosen_enc = state["chosen_enc"]
     assert [e.input_ids[: e.n_prompt] for e in chosen_enc] == [e.input_ids[: e.n_prompt] for e in forget_enc]
 
@@ -200,8 +200,8 @@ def test_dpo_prefers_the_refusal_over_the_original_answer(tiny_world):
 
 
 @pytest.mark.parametrize("name", sorted(METHODS))
-def test_every_method_backpropagates(tiny_world, name):
-    losses, model, *_ = engine_losses(tiny_world, name, METHODS[name].config_cls())
+def test_every_method_backpropagates(engine_world, name):
+    losses, model, *_ = engine_losses(engine_world, name, METHODS[name].config_cls())
     losses.total.backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and any(float(g.abs().sum()) > 0 for g in grads)

@@ -43,16 +43,16 @@ def weights(directory: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("method", ["grad_diff", "npo", "simnpo", "kl"])
-def test_forget_nll_rises_while_retain_nll_stays_within_bound(tiny_world, tmp_path, method):
-    base = AutoModelForCausalLM.from_pretrained(tiny_world.model_dir)
-    forget_before = mean_nll(base, tiny_world.model_dir, tiny_world.forget_items)
-    retain_before = mean_nll(base, tiny_world.model_dir, tiny_world.retain_items)
+def test_forget_nll_rises_while_retain_nll_stays_within_bound(engine_world, tmp_path, method):
+    base = AutoModelForCausalLM.from_pretrained(engine_world.model_dir)
+    forget_before = mean_nll(base, engine_world.model_dir, engine_world.forget_items)
+    retain_before = mean_nll(base, engine_world.model_dir, engine_world.retain_items)
 
-    result = run_unlearning(spec_for(tiny_world, tmp_path, method=method, learning_rate=5e-3))
+    result = run_unlearning(spec_for(engine_world, tmp_path, method=method, learning_rate=5e-3))
 
     unlearned = AutoModelForCausalLM.from_pretrained(result.artifact_dir)
-    forget_after = mean_nll(unlearned, result.artifact_dir, tiny_world.forget_items)
-    retain_after = mean_nll(unlearned, result.artifact_dir, tiny_world.retain_items)
+    forget_after = mean_nll(unlearned, result.artifact_dir, engine_world.forget_items)
+    retain_after = mean_nll(unlearned, result.artifact_dir, engine_world.retain_items)
     assert result.stop_reason == "max_steps" and result.steps_done == 12
     assert forget_after - forget_before > 0.4  # measured 0.56 (simnpo) to 1.3 (npo, kl)
     assert retain_after - retain_before < 0.4  # measured 0.01 (simnpo) to 0.28 (npo)
@@ -61,10 +61,10 @@ def test_forget_nll_rises_while_retain_nll_stays_within_bound(tiny_world, tmp_pa
     assert result.final_figures["forget/nll"] > result.history[0]["forget/nll"]
 
 
-def test_lora_changes_only_adapters_and_merged_equals_adapter_on_base(tiny_world, tmp_path):
-    result = run_unlearning(spec_for(tiny_world, tmp_path, method="npo"))
+def test_lora_changes_only_adapters_and_merged_equals_adapter_on_base(engine_world, tmp_path):
+    result = run_unlearning(spec_for(engine_world, tmp_path, method="npo"))
 
-    before, merged = weights(tiny_world.model_dir), weights(result.artifact_dir)
+    before, merged = weights(engine_world.model_dir), weights(result.artifact_dir)
     adapter = load_file(str(result.artifact_dir / "adapter" / "adapter_model.safetensors"))
     assert adapter and all("lora_" in name for name in adapter)
     assert any(float(t.abs().sum()) > 0 for name, t in adapter.items() if "lora_B" in name)
@@ -77,7 +77,7 @@ def test_lora_changes_only_adapters_and_merged_equals_adapter_on_base(tiny_world
         else:  # embeddings, norms, head: untouched
             torch.testing.assert_close(merged[name], tensor, rtol=0, atol=0)
 
-    base = AutoModelForCausalLM.from_pretrained(tiny_world.model_dir)
+    base = AutoModelForCausalLM.from_pretrained(engine_world.model_dir)
     on_base = PeftModel.from_pretrained(base, result.artifact_dir / "adapter").eval()
     reloaded = AutoModelForCausalLM.from_pretrained(result.artifact_dir).eval()
     ids = torch.tensor([[2, 5, 9, 11, 4, 7, 3]])
@@ -85,19 +85,19 @@ def test_lora_changes_only_adapters_and_merged_equals_adapter_on_base(tiny_world
         torch.testing.assert_close(reloaded(ids).logits, on_base(ids).logits, atol=1e-5, rtol=1e-5)
 
 
-def test_full_mode_changes_the_base_weights(tiny_world, tmp_path):
-    result = run_unlearning(spec_for(tiny_world, tmp_path, mode="full", learning_rate=3e-3, max_steps=4))
+def test_full_mode_changes_the_base_weights(engine_world, tmp_path):
+    result = run_unlearning(spec_for(engine_world, tmp_path, mode="full", learning_rate=3e-3, max_steps=4))
 
-    before, after = weights(tiny_world.model_dir), weights(result.artifact_dir)
+    before, after = weights(engine_world.model_dir), weights(result.artifact_dir)
     assert not (result.artifact_dir / "adapter").exists()
     for name in ("model.embed_tokens.weight", "lm_head.weight", "model.layers.0.mlp.down_proj.weight"):
         assert float((after[name] - before[name]).abs().max()) > 1e-4, name
 
 
-def test_rmu_full_mode_trains_only_the_chosen_down_projections(tiny_world, tmp_path):
+def test_rmu_full_mode_trains_only_the_chosen_down_projections(engine_world, tmp_path):
     result = run_unlearning(
         spec_for(
-            tiny_world,
+            engine_world,
             tmp_path,
             method="rmu",
             mode="full",
@@ -107,30 +107,30 @@ def test_rmu_full_mode_trains_only_the_chosen_down_projections(tiny_world, tmp_p
         )
     )
 
-    before, after = weights(tiny_world.model_dir), weights(result.artifact_dir)
+    before, after = weights(engine_world.model_dir), weights(result.artifact_dir)
     changed = {name for name in before if not torch.equal(before[name], after[name])}
     assert changed == {"model.layers.1.mlp.down_proj.weight"}
     assert result.final_figures["rmu/steering_coeff"] > 0
 
 
 @pytest.mark.parametrize("method", ["refusal", "dpo"])
-def test_refusal_methods_lower_the_refusal_nll(tiny_world, tmp_path, method):
-    result = run_unlearning(spec_for(tiny_world, tmp_path, method=method, max_steps=8))
+def test_refusal_methods_lower_the_refusal_nll(engine_world, tmp_path, method):
+    result = run_unlearning(spec_for(engine_world, tmp_path, method=method, max_steps=8))
 
     assert result.history[-1]["forget/idk_nll"] < result.history[0]["forget/idk_nll"] - 0.1
 
 
-def test_manifest_holds_hashes_not_text(tiny_world, tmp_path):
-    result = run_unlearning(spec_for(tiny_world, tmp_path, max_steps=2))
+def test_manifest_holds_hashes_not_text(engine_world, tmp_path):
+    result = run_unlearning(spec_for(engine_world, tmp_path, max_steps=2))
 
     raw = (result.artifact_dir / "manifest.json").read_text()
     manifest = json.loads(raw)
-    for item in tiny_world.forget_items + tiny_world.retain_items:
+    for item in engine_world.forget_items + engine_world.retain_items:
         assert item.text.strip() not in raw
         assert not item.prompt or item.prompt not in raw
         for protected in item.protected:
             assert protected not in raw
-    assert manifest["forget_items"]["count"] == len(tiny_world.forget_items)
+    assert manifest["forget_items"]["count"] == len(engine_world.forget_items)
     assert all(len(entry["sha256"]) == 64 for entry in manifest["forget_items"]["items"])
     assert manifest["forget_items"]["items"][0]["item_id"] == "jane-0"
     files = manifest["artifact"]["files"]
@@ -149,7 +149,7 @@ class Killed(Exception):
     pass
 
 
-def test_resume_after_a_kill_ends_bitwise_equal_to_an_uninterrupted_run(tiny_world, tmp_path):
+def test_resume_after_a_kill_ends_bitwise_equal_to_an_uninterrupted_run(engine_world, tmp_path):
     common = dict(
         keep_checkpoints=1,
         method="npo",
@@ -162,7 +162,7 @@ def test_resume_after_a_kill_ends_bitwise_equal_to_an_uninterrupted_run(tiny_wor
         warmup_steps=2,
     )
     straight = run_unlearning(
-        spec_for(tiny_world, tmp_path / "a", checkpoint_dir=tmp_path / "a-ckpt", **common)
+        spec_for(engine_world, tmp_path / "a", checkpoint_dir=tmp_path / "a-ckpt", **common)
     )
 
     def kill_at_step_8(step, total, figures):
@@ -172,7 +172,7 @@ def test_resume_after_a_kill_ends_bitwise_equal_to_an_uninterrupted_run(tiny_wor
     with pytest.raises(Killed):
         run_unlearning(
             spec_for(
-                tiny_world,
+                engine_world,
                 tmp_path / "b",
                 checkpoint_dir=tmp_path / "b-ckpt",
                 progress=kill_at_step_8,
@@ -181,7 +181,7 @@ def test_resume_after_a_kill_ends_bitwise_equal_to_an_uninterrupted_run(tiny_wor
         )
     assert sorted(p.name for p in (tmp_path / "b-ckpt").iterdir()) == ["step-00000006"]  # keeps the last 1
     resumed = run_unlearning(
-        spec_for(tiny_world, tmp_path / "b", checkpoint_dir=tmp_path / "b-ckpt", **common)
+        spec_for(engine_world, tmp_path / "b", checkpoint_dir=tmp_path / "b-ckpt", **common)
     )
 
     assert resumed.resumed_from_step == 6 and resumed.steps_done == 10
@@ -191,33 +191,33 @@ def test_resume_after_a_kill_ends_bitwise_equal_to_an_uninterrupted_run(tiny_wor
     assert not any((tmp_path / "b-ckpt").iterdir())  # cleared once the artifact exists
 
 
-def test_checkpoint_of_another_spec_is_refused(tiny_world, tmp_path):
+def test_checkpoint_of_another_spec_is_refused(engine_world, tmp_path):
     def kill(step, total, figures):
         raise Killed
 
     with pytest.raises(Killed):
         run_unlearning(
             spec_for(
-                tiny_world, tmp_path, checkpoint_dir=tmp_path / "ckpt", checkpoint_every=4, progress=kill
+                engine_world, tmp_path, checkpoint_dir=tmp_path / "ckpt", checkpoint_every=4, progress=kill
             )
         )
     with pytest.raises(ValueError, match="different spec"):
-        run_unlearning(spec_for(tiny_world, tmp_path, checkpoint_dir=tmp_path / "ckpt", learning_rate=5e-3))
+        run_unlearning(spec_for(engine_world, tmp_path, checkpoint_dir=tmp_path / "ckpt", learning_rate=5e-3))
 
 
-def test_stops_when_the_forget_target_is_reached(tiny_world, tmp_path):
+def test_stops_when_the_forget_target_is_reached(engine_world, tmp_path):
     target = StopRules(forget_nll_target=0.0, patience=3)
-    result = run_unlearning(spec_for(tiny_world, tmp_path, max_steps=40, log_every=2, stop=target))
+    result = run_unlearning(spec_for(engine_world, tmp_path, max_steps=40, log_every=2, stop=target))
 
     assert result.stop_reason == "forget_target_reached" and result.steps_done == 4
     assert result.ok and result.artifact_dir is not None
 
 
-def test_collapse_guard_stops_and_writes_no_artifact(tiny_world, tmp_path):
+def test_collapse_guard_stops_and_writes_no_artifact(engine_world, tmp_path):
     guard = StopRules(max_retain_nll_rise=0.2)
     result = run_unlearning(
         spec_for(
-            tiny_world,
+            engine_world,
             tmp_path,
             method="ga",
             mode="full",
@@ -234,14 +234,14 @@ def test_collapse_guard_stops_and_writes_no_artifact(tiny_world, tmp_path):
     assert not (tmp_path / "artifact").exists()
 
 
-def test_progress_callback_sees_every_log_and_can_cancel(tiny_world, tmp_path):
+def test_progress_callback_sees_every_log_and_can_cancel(engine_world, tmp_path):
     seen = []
 
     def progress(step, total, figures):
         seen.append((step, total, sorted(figures)))
         return step < 8
 
-    result = run_unlearning(spec_for(tiny_world, tmp_path, progress=progress))
+    result = run_unlearning(spec_for(engine_world, tmp_path, progress=progress))
 
     assert [s[:2] for s in seen] == [(4, 12), (8, 12)]
     assert {"forget/nll", "retain/nll", "loss/total", "train/lr"} <= set(seen[0][2])
@@ -249,19 +249,21 @@ def test_progress_callback_sees_every_log_and_can_cancel(tiny_world, tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["lora", "full"])
-def test_reference_recomputed_per_step_when_too_big_to_cache_gives_the_same_model(tiny_world, tmp_path, mode):
+def test_reference_recomputed_per_step_when_too_big_to_cache_gives_the_same_model(
+    engine_world, tmp_path, mode
+):
     common = dict(method="kl", mode=mode, max_steps=4, learning_rate=3e-3)
-    cached = run_unlearning(spec_for(tiny_world, tmp_path / "cached", **common))
-    fresh = run_unlearning(spec_for(tiny_world, tmp_path / "fresh", ref_cache_max_bytes=1, **common))
+    cached = run_unlearning(spec_for(engine_world, tmp_path / "cached", **common))
+    fresh = run_unlearning(spec_for(engine_world, tmp_path / "fresh", ref_cache_max_bytes=1, **common))
 
     a, b = weights(cached.artifact_dir), weights(fresh.artifact_dir)
-    assert any(not torch.equal(a[name], weights(tiny_world.model_dir)[name]) for name in a)
+    assert any(not torch.equal(a[name], weights(engine_world.model_dir)[name]) for name in a)
     for name in a:
         torch.testing.assert_close(a[name], b[name], atol=1e-5, rtol=1e-4)
 
 
-def test_epochs_count_passes_over_the_forget_set_and_a_rerun_replaces_the_artifact(tiny_world, tmp_path):
-    spec = spec_for(tiny_world, tmp_path, max_steps=None, epochs=2.0, forget_batch_size=4, log_every=1)
+def test_epochs_count_passes_over_the_forget_set_and_a_rerun_replaces_the_artifact(engine_world, tmp_path):
+    spec = spec_for(engine_world, tmp_path, max_steps=None, epochs=2.0, forget_batch_size=4, log_every=1)
     first = run_unlearning(spec)
     (first.artifact_dir / "stale.txt").write_text("left by an earlier attempt")
 

@@ -42,9 +42,9 @@ def make(world, tmp_path, **overrides):
         ),
     ],
 )
-def test_bad_spec_names_the_problem(tiny_world, tmp_path, overrides, message):
+def test_bad_spec_names_the_problem(engine_world, tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
-        make(tiny_world, tmp_path, **overrides)
+        make(engine_world, tmp_path, **overrides)
 
 
 def test_items_must_have_text():
@@ -52,11 +52,11 @@ def test_items_must_have_text():
         TextItem(text="  ", prompt="Where does Jane live?")
 
 
-def test_good_spec_fills_the_method_config(tiny_world, tmp_path):
-    spec = make(tiny_world, tmp_path, method="npo", method_config={"beta": 0.2})
+def test_good_spec_fills_the_method_config(engine_world, tmp_path):
+    spec = make(engine_world, tmp_path, method="npo", method_config={"beta": 0.2})
     assert spec.method_config == NPOConfig(beta=0.2)
     assert (
-        make(tiny_world, tmp_path, method="ga", retain_items=[]).method_config == METHODS["ga"].config_cls()
+        make(engine_world, tmp_path, method="ga", retain_items=[]).method_config == METHODS["ga"].config_cls()
     )
     assert spec.describe()["method_config"]["beta"] == 0.2
 

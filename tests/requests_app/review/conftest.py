@@ -1,5 +1,6 @@
 """Review fixtures: officers and other staff, requests waiting for a decision, a clean guard."""
 
+import importlib
 from datetime import timedelta
 
 import pytest
@@ -40,6 +41,29 @@ def in_review(*, days_left: float = 20, texts=ANA_ITEMS, status=Status.IN_REVIEW
 
 
 @pytest.fixture
+def make_user(django_user_model):
+    """Users in roles; the role groups are made again when a transactional test flushed them."""
+    from django.contrib.auth.models import Group, Permission
+
+    roles = importlib.import_module("requests_app.migrations.0002_roles_and_audit_head").ROLES
+
+    def make(username: str, *role_names: str, password: str = PASSWORD):
+        user = django_user_model.objects.create_user(username=username, password=password)
+        for role in role_names:
+            group, created = Group.objects.get_or_create(name=role)
+            if created:
+                for code in roles[role]:
+                    app_label, codename = code.split(".")
+                    group.permissions.add(
+                        Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                    )
+            user.groups.add(group)
+        return user
+
+    return make
+
+
+@pytest.fixture
 def officer(make_user):
     user = make_user("olga", "compliance_officer")
     user.email = "olga@palimpsest.invalid"
@@ -69,3 +93,29 @@ def ml_operator(make_user):
 def officer_client(client, officer):
     client.force_login(officer)
     return client
+
+
+def screened(req: ForgetRequest, *, risk: str, reasons=("No concerns found.",), coreset=None, excluded=()):
+    """Store a screening report as the screening stage would: a risk, reasons, per-item verdicts."""
+    from requests_app.models import ItemScreening, ScreeningReport
+
+    items = list(req.items.order_by("position"))
+    coreset = [i.pk for i in items] if coreset is None else coreset
+    report = ScreeningReport.objects.create(
+        request=req,
+        risk=risk,
+        reasons=list(reasons),
+        recommended_action="Approve." if risk == "low" else "Look at the flagged items.",
+        coreset_item_ids=coreset,
+        forget_set_item_ids=[i.pk for i in items if i.pk not in excluded],
+        items_digest="0" * 64,
+    )
+    for item in items:
+        ItemScreening.objects.create(
+            report=report,
+            item=item,
+            verdict="exclude" if item.pk in excluded else "keep",
+            reasons=["Does not mention the requester."] if item.pk in excluded else [],
+            in_coreset=item.pk in coreset,
+        )
+    return report

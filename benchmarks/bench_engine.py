@@ -292,6 +292,15 @@ def step_rates(marks: list[tuple[float, float]]) -> list[float]:
     return [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(marks, marks[1:], strict=False)]
 
 
+def describe_model(model_dir: Path, n_params: int) -> str:
+    config = LlamaConfig.from_pretrained(model_dir)
+    origin = "the demo model" if "var/demo" in str(model_dir) else "random init"
+    return (
+        f"{config.model_type}, {n_params / 1e6:.2f}M parameters (hidden {config.hidden_size}, "
+        f"{config.num_hidden_layers} layers, {config.num_attention_heads} heads, vocab {config.vocab_size}), {origin}"
+    )
+
+
 def padding_ratios(tokenizer, texts: list[str], batch: int = 32) -> tuple[float, float]:
     """Padded / real tokens: random batches (baseline) against the engine's bucketed batches."""
     from unlearn_jobs.engine.data import BatchPlan, encode_items
@@ -417,7 +426,7 @@ def main() -> None:
         peaks=peaks,
         loads=(load_before, os.getloadavg()[0]),
         padding=padding_ratios(tokenizer, forget + retain),
-        n_params=n_params,
+        model_desc=describe_model(model_dir, n_params),
         lengths=lengths,
         quick=args.quick,
     )
@@ -425,7 +434,18 @@ def main() -> None:
 
 
 def write_report(
-    path: Path, rows: list[dict], *, steps, repeats, threads, peaks, loads, padding, n_params, lengths, quick
+    path: Path,
+    rows: list[dict],
+    *,
+    steps,
+    repeats,
+    threads,
+    peaks,
+    loads,
+    padding,
+    model_desc,
+    lengths,
+    quick,
 ):
     lines = [
         "# Engine throughput: `run_unlearning` against a plain Trainer",
@@ -437,7 +457,7 @@ def write_report(
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with other "
         f"people's jobs (figures are noisy: best of {repeats} run(s) per system), torch {torch.__version__}, "
         f"{threads} intra-op thread(s), fp32, CPU.",
-        f"Model: Llama, {n_params / 1e6:.2f}M parameters (hidden 192, 4 layers, 4 heads, vocab 1024, random init).",
+        f"Model: {model_desc}.",
         f"Data: 256 forget + 512 retain synthetic person records, {min(lengths)}-{max(lengths)} tokens "
         f"(mean {sum(lengths) / len(lengths):.0f}); batch 32 forget + 32 retain; {steps} optimiser steps; "
         "AdamW lr 1e-4; LoRA r=8 on all attention and MLP projections.",

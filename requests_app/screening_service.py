@@ -1,21 +1,350 @@
 """Screening of a verified request: run the screening package, store the report, hand over to review.
 
-Owned by the screening stage; the portal enqueues `requests_app.tasks.screen_request` after commit.
+Owned by the screening stage; the portal enqueues `requests_app.tasks.screen_request` after commit. The
+model, its calibration and the embedder are loaded once per worker process (module-level cache).
 """
 
-from django.db import transaction
+from __future__ import annotations
 
-from requests_app.audit import Actor
-from requests_app.models import ForgetRequest, Status
+import json
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q
+
+from palimpsest.hashing import canonical_json, sha256_hex
+from requests_app.audit import Actor, audit_append
+from requests_app.models import ForgetItem, ForgetRequest, ItemSource, RequestKind, Status
+from requests_app.screening import (
+    CorpusIndex,
+    IndexedItem,
+    ItemRef,
+    Requester,
+    ScreeningConfig,
+    ScreeningContext,
+    ScreenItem,
+    build_context,
+    expand_concept,
+    screen,
+)
+from requests_app.screening.dedupe import signature_bytes, signature_from_bytes
+from requests_app.screening.pipeline import RequestReport
+from requests_app.screening_models import (
+    ItemScreening,
+    NearDuplicateBand,
+    NearDuplicateSignature,
+    ProposalStatus,
+    ScreeningReport,
+)
 from requests_app.services import forget_request_transition
+
+RETAIN_BATCH = 16
+_CACHE: dict[str, object] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _setting(name: str, default=None):
+    return getattr(settings, name, default)
+
+
+def _world_dir() -> Path:
+    return Path(_setting("PALIMPSEST_DEMO_ROOT", "var/demo")) / "world"
+
+
+def _jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _record_text(record: dict) -> str:
+    return record.get("text") or f"{record.get('prompt', '')}{record.get('completion', '')}"
+
+
+def load_texts(path: Path) -> list[str]:
+    """A JSONL file (field `text`, or `prompt` + `completion`) or a plain file, one text a line."""
+    if path.suffix == ".jsonl":
+        return [t for t in (_record_text(r) for r in _jsonl(path)) if t.strip()]
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def nonmember_texts() -> list[str]:
+    """Configured holdout sample, else the demo world's holdout people (never trained on)."""
+    configured = _setting("PALIMPSEST_SCREENING_NONMEMBER_TEXTS")
+    if configured:
+        return load_texts(Path(configured))
+    world = _world_dir()
+    if not (world / "bios.jsonl").is_file():
+        return []
+    bios = [r["text"] for r in _jsonl(world / "bios.jsonl") if r.get("group") == "holdout"]
+    qa = [_record_text(r) for r in _jsonl(world / "qa.jsonl") if r.get("group") == "holdout"]
+    return bios + qa
+
+
+def utility_texts() -> list[str]:
+    """Configured utility-critical set, else the demo world's general facts and their evaluation questions."""
+    configured = _setting("PALIMPSEST_SCREENING_UTILITY_TEXTS")
+    if configured:
+        return load_texts(Path(configured))
+    world = _world_dir()
+    if not (world / "general.jsonl").is_file():
+        return []
+    return [_record_text(r) for r in _jsonl(world / "general.jsonl") + _jsonl(world / "general_qa.jsonl")]
+
+
+def corpus_records() -> list[tuple[str, str]]:
+    """(record_id, text) of the training corpus, for concept expansion; empty when none is configured."""
+    path = Path(_setting("PALIMPSEST_SCREENING_CORPUS", "") or _world_dir() / "train.jsonl")
+    if not path.is_file():
+        return []
+    return [(str(r.get("record_id", i)), _record_text(r)) for i, r in enumerate(_jsonl(path))]
+
+
+def _cache_key() -> str:
+    keys = [
+        "PALIMPSEST_BASE_MODEL",
+        "PALIMPSEST_DEMO_ROOT",
+        "PALIMPSEST_SCREENING_NONMEMBER_TEXTS",
+        "PALIMPSEST_SCREENING_UTILITY_TEXTS",
+        "PALIMPSEST_SCREENING_CORPUS",
+        "PALIMPSEST_SCREENING_EMBEDDINGS",
+    ]
+    return canonical_json({k: str(_setting(k, "")) for k in keys})
+
+
+def screening_context() -> tuple[ScreeningContext, CorpusIndex | None]:
+    """Built on first use in this process and reused until the settings change."""
+    key = _cache_key()
+    with _CACHE_LOCK:
+        if _CACHE.get("key") != key:
+            from palimpsest.ml.loading import load_causal_lm
+            from requests_app.screening.utility import load_embedder
+
+            model_dir = Path(_setting("PALIMPSEST_BASE_MODEL", ""))
+            lm = load_causal_lm(model_dir) if (model_dir / "config.json").is_file() else None
+            utility = utility_texts()
+            embedder = load_embedder() if _setting("PALIMPSEST_SCREENING_EMBEDDINGS", True) else None
+            context = build_context(
+                lm,
+                nonmember_texts=nonmember_texts() if lm is not None else [],
+                utility_texts=utility,
+                retain_texts=utility[:: max(1, len(utility) // RETAIN_BATCH)][:RETAIN_BATCH],
+                embedder=embedder,
+                config=ScreeningConfig(),
+                model_label=model_dir.name if lm is not None else "",
+            )
+            records = corpus_records()
+            _CACHE.update(key=key, context=context, corpus=CorpusIndex(records) if records else None)
+        return _CACHE["context"], _CACHE["corpus"]  # type: ignore[return-value]
+
+
+class DatabaseDuplicateIndex:
+    """The persisted index: items of every other request, found by sha256 or a shared LSH band."""
+
+    def __init__(self, *, exclude_request_id: int):
+        self.exclude_request_id = exclude_request_id
+
+    def exact(self, sha256s: Sequence[str]) -> dict[str, list[ItemRef]]:
+        found: dict[str, list[ItemRef]] = {}
+        rows = (
+            ForgetItem.objects.filter(sha256__in=set(sha256s))
+            .exclude(request_id=self.exclude_request_id)
+            .values_list("pk", "request_id", "request__status", "sha256")
+        )
+        for pk, request_id, status, digest in rows:
+            found.setdefault(digest, []).append(ItemRef(pk, request_id, status))
+        return found
+
+    def candidates(self, keys_per_item: Sequence[list[int]]) -> list[IndexedItem]:
+        wanted: dict[int, set[int]] = {}
+        for keys in keys_per_item:
+            for band, key in enumerate(keys):
+                wanted.setdefault(band, set()).add(key)
+        if not wanted:
+            return []
+        query = Q()
+        for band, keys in wanted.items():
+            query |= Q(band=band, key__in=keys)
+        signature_ids = NearDuplicateBand.objects.filter(query).values("signature_id")
+        rows = (
+            NearDuplicateSignature.objects.filter(pk__in=signature_ids)
+            .exclude(request_id=self.exclude_request_id)
+            .values_list("item_id", "request_id", "request__status", "sha256", "signature")
+        )
+        return [
+            IndexedItem(ItemRef(item_id, request_id, status), digest, signature_from_bytes(bytes(raw)))
+            for item_id, request_id, status, digest, raw in rows
+        ]
+
+
+def _finite(values: dict) -> dict:
+    """JSON in PostgreSQL has no NaN: a score that could not be computed is stored as null."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+
+
+def _items_digest(items: Sequence[ForgetItem]) -> str:
+    return sha256_hex(canonical_json(sorted((i.pk, i.sha256) for i in items)))
+
+
+def _requester(req: ForgetRequest) -> Requester:
+    return Requester(name=req.requester_name, email=req.requester_email)
+
+
+def _persist(req: ForgetRequest, report: RequestReport, digest: str, proposals: dict, elapsed_ms: int):
+    """Store (or replace) the report, one row per item, and the items' near-duplicate signatures."""
+    context_config = asdict(ScreeningConfig())
+    stored, _ = ScreeningReport.objects.update_or_create(
+        request=req,
+        defaults={
+            "risk": report.risk,
+            "reasons": report.reasons,
+            "recommended_action": report.recommended_action,
+            "coreset_item_ids": list(report.coreset),
+            "forget_set_item_ids": list(report.forget_set),
+            "figures": report.figures(),
+            "notes": report.notes,
+            "items_digest": digest,
+            "model_label": report.model_label,
+            "config": context_config,
+            "duration_ms": elapsed_ms,
+        },
+    )
+    for item in report.items:
+        proposal = proposals.get(item.item_id)
+        membership = item.membership
+        fields = {
+            "report": stored,
+            "verdict": item.verdict,
+            "flags": item.flags.codes,
+            "reasons": item.flags.reasons,
+            "in_coreset": item.in_coreset,
+            "duplicate_of_id": item.duplicate_of,
+            "duplicates_earlier": [
+                {"item_id": r.item_id, "request_id": r.request_id, "jaccard": 1.0}
+                for r in item.duplicates_earlier
+            ]
+            + [
+                {"item_id": r.item_id, "request_id": r.request_id, "jaccard": jac}
+                for r, jac in item.near_duplicates_earlier
+            ],
+            "erased_in_version": item.erased_in_version or "",
+            "quality_passed": item.quality.passed,
+            "language": item.quality.language,
+            "quality": {"reasons": item.quality.reasons, "figures": item.quality.figures},
+            "mentions_requester": item.personal.mentions_requester,
+            "personal": {
+                "matched": item.personal.matched,
+                "kinds": item.personal.personal_data_kinds,
+                "other_emails": item.personal.other_emails,
+            },
+            "membership_label": membership.label,
+            "membership": {
+                "signals": _finite(asdict(membership.signals)) if membership.signals else {},
+                "p_values": membership.p_values,
+                "explanation": membership.explanation,
+            },
+            "utility_similarity": item.utility.max_similarity if item.utility else None,
+            "common_word_share": item.utility.common_word_share if item.utility else None,
+            "grad_cosine": item.grad_cosine,
+        }
+        proposal_fields = {
+            "proposal": ProposalStatus.PROPOSED if proposal else ProposalStatus.SUBMITTED,
+            "proposal_origin": proposal[0] if proposal else "",
+            "proposal_record_id": proposal[1] if proposal else "",
+        }
+        # An officer may already have accepted or rejected a proposal: a re-screen keeps that decision.
+        ItemScreening.objects.update_or_create(
+            item_id=item.item_id, defaults=fields, create_defaults={**fields, **proposal_fields}
+        )
+        signature, _ = NearDuplicateSignature.objects.update_or_create(
+            item_id=item.item_id,
+            defaults={"request": req, "sha256": item.sha256, "signature": signature_bytes(item.signature)},
+        )
+        if not signature.bands.exists():
+            NearDuplicateBand.objects.bulk_create(
+                NearDuplicateBand(signature=signature, band=band, key=key)
+                for band, key in enumerate(item.band_keys)
+            )
+    return stored
+
+
+def _expand(req: ForgetRequest, context: ScreeningContext, corpus: CorpusIndex | None) -> list:
+    if req.kind != RequestKind.CONCEPT or req.items.filter(source=ItemSource.EXPANDED).exists():
+        return []
+    limit = int(_setting("PALIMPSEST_SCREENING_MAX_EXPANDED", 100))
+    return expand_concept(
+        req.concept_description, _requester(req), corpus=corpus, lm=context.lm, max_items=limit
+    )
+
+
+def _add_expanded(req: ForgetRequest, expanded: list) -> dict:
+    """Create the proposals as ForgetItem rows (source = expanded); returns item id -> (origin, record id)."""
+    proposals: dict = {}
+    if not expanded or req.items.filter(source=ItemSource.EXPANDED).exists():
+        return proposals
+    start = (req.items.aggregate(top=Max("position"))["top"] or -1) + 1
+    for offset, proposal in enumerate(expanded):
+        item = ForgetItem.objects.create(
+            request=req,
+            position=start + offset,
+            text=proposal.text,
+            sha256=sha256_hex(proposal.text),
+            source=ItemSource.EXPANDED,
+            char_count=len(proposal.text),
+        )
+        proposals[item.pk] = (proposal.origin, proposal.record_id)
+    return proposals
+
+
+def _screen_items(req: ForgetRequest, context: ScreeningContext) -> RequestReport:
+    items = list(req.items.filter(text_deleted_at__isnull=True).order_by("position"))
+    return screen(
+        [
+            ScreenItem(i.pk, i.text, "expanded" if i.source == ItemSource.EXPANDED else "submitted")
+            for i in items
+        ],
+        requester=_requester(req),
+        context=context,
+        earlier=DatabaseDuplicateIndex(exclude_request_id=req.pk),
+    )
 
 
 def forget_request_screen(*, request_id: int) -> ForgetRequest:
-    """Move a verified request through screening into review; safe to run twice."""
+    """Screen a verified request, store its report, move it to review; safe to run twice."""
     with transaction.atomic():
         req = ForgetRequest.objects.select_for_update().get(pk=request_id)
         if req.status == Status.VERIFIED:
             req = forget_request_transition(request_id=request_id, to=Status.SCREENING, actor=Actor.system())
         if req.status != Status.SCREENING:
             return req  # already screened, withdrawn, or not yet confirmed: nothing to do
-    return forget_request_transition(request_id=request_id, to=Status.IN_REVIEW, actor=Actor.system())
+    submitted = list(req.items.exclude(source=ItemSource.EXPANDED))
+    digest = _items_digest(submitted)
+    if not ScreeningReport.objects.filter(request_id=request_id, items_digest=digest).exists():
+        started = time.monotonic()
+        context, corpus = screening_context()
+        expanded = _expand(req, context, corpus)  # model generation happens before the row lock is taken
+        with transaction.atomic():
+            # The lock makes a concurrent second run wait, then find the report and skip the work.
+            req = ForgetRequest.objects.select_for_update().get(pk=request_id)
+            fresh = ScreeningReport.objects.filter(request_id=request_id, items_digest=digest).exists()
+            if req.status == Status.SCREENING and not fresh:
+                proposals = _add_expanded(req, expanded)
+                report = _screen_items(req, context)
+                elapsed = int((time.monotonic() - started) * 1000)
+                _persist(req, report, digest, proposals, elapsed)
+                audit_append(
+                    actor=Actor.system(),
+                    action="request.screened",
+                    obj=req,
+                    data={**report.figures(), "proposed_items": len(proposals), "duration_ms": elapsed},
+                )
+    with transaction.atomic():
+        req = ForgetRequest.objects.select_for_update().get(pk=request_id)
+        if req.status != Status.SCREENING:
+            return req  # a concurrent run (or a withdrawal) got there first
+        return forget_request_transition(request_id=request_id, to=Status.IN_REVIEW, actor=Actor.system())

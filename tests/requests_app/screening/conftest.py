@@ -8,7 +8,6 @@ import pytest
 
 from requests_app.screening import Requester, build_context
 from requests_app.screening.utility import load_embedder
-from tests.fixtures.demo import tiny_lm, tiny_world  # noqa: F401  (session fixtures)
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class WorldView:
 
 
 @pytest.fixture(scope="session")
-def world_view(tiny_world) -> WorldView:  # noqa: F811
+def world_view(tiny_world) -> WorldView:
     world = tiny_world.load_world()
     people = {p["person_id"]: p for p in world.people}
 
@@ -56,7 +55,7 @@ def world_view(tiny_world) -> WorldView:  # noqa: F811
 
 
 @pytest.fixture(scope="session")
-def calibration_texts(tiny_world) -> list[str]:  # noqa: F811
+def calibration_texts(tiny_world) -> list[str]:
     """Non-member texts of the same kind: the first half of the holdout people."""
     world = tiny_world.load_world()
     holdout = tiny_world.holdout_ids()
@@ -65,7 +64,7 @@ def calibration_texts(tiny_world) -> list[str]:  # noqa: F811
 
 
 @pytest.fixture(scope="session")
-def screening_context(tiny_lm, world_view, calibration_texts):  # noqa: F811
+def screening_context(tiny_lm, world_view, calibration_texts):
     return build_context(
         tiny_lm,
         nonmember_texts=calibration_texts,

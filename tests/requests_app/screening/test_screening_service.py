@@ -1,0 +1,104 @@
+"""The screening stage on PostgreSQL: one stored report per request, the persisted duplicate index, proposals."""
+
+import json
+
+import pytest
+
+from requests_app import tasks
+from requests_app.models import AuditEvent, ForgetItem, ItemSource, RequestKind, Status
+from requests_app.screening_models import (
+    ItemScreening,
+    NearDuplicateBand,
+    NearDuplicateSignature,
+    ProposalStatus,
+    ScreeningReport,
+)
+from requests_app.screening_service import forget_request_screen
+from tests.requests_app.factories import make_request
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo_settings(settings, tiny_world):
+    settings.PALIMPSEST_DEMO_ROOT = tiny_world.root
+    settings.PALIMPSEST_BASE_MODEL = tiny_world.model_dir
+    return settings
+
+
+def _request_for(person, texts, **fields):
+    return make_request(
+        status=Status.VERIFIED,
+        texts=tuple(texts),
+        requester_name=person.requester.name,
+        requester_email=person.requester.email,
+        **fields,
+    )
+
+
+def test_screening_twice_gives_one_report_and_moves_the_request_to_review(demo_settings, world_view):
+    person = world_view.members[6]
+    req = _request_for(person, person.records[:6] + ["xq zzkv plmo qwtr nnbv kkq zzpt vrrm"])
+
+    first = forget_request_screen(request_id=req.pk)
+    report = ScreeningReport.objects.get(request=req)
+    stamp = report.updated_at
+    tasks.screen_request.apply(args=[req.pk]).get()  # the task, run a second time
+
+    assert first.status == Status.IN_REVIEW
+    req.refresh_from_db()
+    assert req.status == Status.IN_REVIEW
+    assert ScreeningReport.objects.filter(request=req).count() == 1
+    assert ScreeningReport.objects.get(request=req).updated_at == stamp  # nothing recomputed
+    rows = {
+        row.item.position: row for row in ItemScreening.objects.filter(report=report).select_related("item")
+    }
+    assert len(rows) == 7
+    assert rows[6].verdict == "exclude" and "low_quality" in rows[6].flags
+    assert all(rows[i].verdict == "keep" and rows[i].membership_label != "no evidence" for i in range(6))
+    assert set(report.coreset_item_ids) <= {rows[i].item_id for i in range(6)} and report.coreset_item_ids
+    assert report.figures["items"] == 7 and report.risk in ("medium", "high")
+    screened = AuditEvent.objects.filter(action="request.screened", object_id=str(req.pk))
+    assert screened.count() == 1
+    stored = json.dumps(screened.get().data)
+    assert person.requester.name not in stored and person.requester.email not in stored
+    assert NearDuplicateSignature.objects.filter(request=req).count() == 7
+    assert NearDuplicateBand.objects.filter(signature__request=req).count() == 7 * 14
+
+
+def test_near_duplicates_across_requests_come_from_the_persisted_index(demo_settings, world_view):
+    person = world_view.members[7]
+    bio, qa = person.records[0], person.records[1]
+    earlier = _request_for(person, [bio, qa])
+    forget_request_screen(request_id=earlier.pk)
+    edited_bio = bio.replace(" for several years", "")
+    later = _request_for(person, [edited_bio, qa, person.records[2]])
+
+    forget_request_screen(request_id=later.pk)
+
+    rows = list(ItemScreening.objects.filter(item__request=later).order_by("item__position"))
+    earlier_ids = list(earlier.items.order_by("position").values_list("pk", flat=True))
+    assert [d["item_id"] for d in rows[0].duplicates_earlier] == [earlier_ids[0]]
+    assert "near_duplicate_earlier" in rows[0].flags
+    assert [d["item_id"] for d in rows[1].duplicates_earlier] == [earlier_ids[1]]
+    assert "duplicate_earlier" in rows[1].flags and rows[1].verdict == "exclude"
+    assert rows[2].duplicates_earlier == [] and rows[2].verdict == "keep"
+
+
+def test_a_concept_request_is_expanded_into_proposed_items_once(demo_settings, world_view):
+    person = world_view.members[8]
+    req = _request_for(
+        person, [], kind=RequestKind.CONCEPT, concept_description=f"Everything about {person.requester.name}"
+    )
+
+    forget_request_screen(request_id=req.pk)
+    forget_request_screen(request_id=req.pk)
+
+    expanded = ForgetItem.objects.filter(request=req, source=ItemSource.EXPANDED)
+    assert set(person.records) <= set(expanded.values_list("text", flat=True))
+    assert ItemScreening.objects.filter(item__request=req).count() == expanded.count()
+    assert set(ItemScreening.objects.filter(item__request=req).values_list("proposal", flat=True)) == {
+        ProposalStatus.PROPOSED
+    }
+    report = ScreeningReport.objects.get(request=req)
+    assert report.coreset_item_ids

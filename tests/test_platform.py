@@ -14,10 +14,12 @@ from tests.conftest import ROOT
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    # The browser tests allow Django's sync ORM inside Playwright's event loop; a deployment never does.
+    base_env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**base_env, **env},
         capture_output=True,
         text=True,
         timeout=120,

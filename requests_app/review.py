@@ -297,7 +297,7 @@ def forget_item_decide(*, item_id: int, officer, choice: str, note: str = "") ->
     note = (note or "").strip()
     if choice == ItemChoice.DROP and not note:
         raise ApplicationError("Say why this item should not be forgotten.", field="note")
-    request_id = ForgetItem.objects.values_list("request_id", flat=True).get(pk=item_id)
+    request_id, position = ForgetItem.objects.values_list("request_id", "position").get(pk=item_id)
     req = _lock_for_decision(request_id, officer)
     decision, _ = ItemDecision.objects.update_or_create(
         item_id=item_id, defaults={"choice": choice, "note": note, "decided_by": officer}
@@ -309,6 +309,7 @@ def forget_item_decide(*, item_id: int, officer, choice: str, note: str = "") ->
         obj=req,
         data={
             "item_id": item_id,
+            "item_position": position,
             "choice": choice,
             "note_sha256": sha256_hex(note) if note else "",
             "votes_withdrawn": withdrawn,
@@ -322,7 +323,7 @@ def forget_item_proposal_decide(*, item_id: int, officer, accept: bool) -> str:
     """Accept or drop an item that screening proposed from a concept; returns the new proposal state."""
     from requests_app.models import ItemScreening  # the screening stage's model
 
-    request_id = ForgetItem.objects.values_list("request_id", flat=True).get(pk=item_id)
+    request_id, position = ForgetItem.objects.values_list("request_id", "position").get(pk=item_id)
     req = _lock_for_decision(request_id, officer)
     screening = ItemScreening.objects.select_for_update().filter(item_id=item_id).first()
     if screening is None or screening.proposal not in ("proposed", "accepted", "rejected"):
@@ -335,6 +336,6 @@ def forget_item_proposal_decide(*, item_id: int, officer, accept: bool) -> str:
         actor=Actor.user(officer),
         action="review.proposal",
         obj=req,
-        data={"item_id": item_id, "proposal": state, "votes_withdrawn": withdrawn},
+        data={"item_id": item_id, "item_position": position, "proposal": state, "votes_withdrawn": withdrawn},
     )
     return state

@@ -20,6 +20,7 @@ from requests_app.models import (
     ReviewDecision,
     Status,
 )
+from requests_app.services import MAX_EXTENSION
 
 REVIEW_STATUSES = (Status.IN_REVIEW, Status.NEEDS_INFO)
 RISK_LEVELS = ("low", "medium", "high", "unknown")
@@ -286,6 +287,8 @@ class ReviewCase:
     messages: list[RequestMessage]
     decisions: list[ReviewDecision]
     history: list = field(default_factory=list)
+    recommended_action: str = ""
+    latest_due_at: datetime | None = None
     identity_confirmed_at: datetime | None = None
     days_left: int | None = None
     overdue: bool = False
@@ -344,6 +347,8 @@ def review_case(*, public_id, now: datetime | None = None) -> ReviewCase:
         messages=list(RequestMessage.objects.filter(request=req).select_related("author_user")),
         decisions=list(ReviewDecision.objects.filter(request=req).select_related("officer")),
         history=list(audit_history(obj=req).select_related("actor_user")),
+        recommended_action=str(getattr(_report(req), "recommended_action", "") or ""),
+        latest_due_at=req.original_due_at + MAX_EXTENSION if req.original_due_at else None,
         identity_confirmed_at=identity.confirmed_at if identity is not None else req.verified_at,
         days_left=left,
         overdue=overdue,

@@ -40,24 +40,26 @@ def in_review(*, days_left: float = 20, texts=ANA_ITEMS, status=Status.IN_REVIEW
     )
 
 
-@pytest.fixture
-def make_user(django_user_model):
-    """Users in roles; the role groups are made again when a transactional test flushed them."""
+def ensure_role(role: str):
+    """The role's group; made again with its permissions when a transactional test flushed it."""
     from django.contrib.auth.models import Group, Permission
 
     roles = importlib.import_module("requests_app.migrations.0002_roles_and_audit_head").ROLES
+    group, created = Group.objects.get_or_create(name=role)
+    if created:
+        for code in roles[role]:
+            app_label, codename = code.split(".")
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+    return group
 
+
+@pytest.fixture
+def make_user(django_user_model):
     def make(username: str, *role_names: str, password: str = PASSWORD):
         user = django_user_model.objects.create_user(username=username, password=password)
-        for role in role_names:
-            group, created = Group.objects.get_or_create(name=role)
-            if created:
-                for code in roles[role]:
-                    app_label, codename = code.split(".")
-                    group.permissions.add(
-                        Permission.objects.get(content_type__app_label=app_label, codename=codename)
-                    )
-            user.groups.add(group)
+        user.groups.add(*(ensure_role(role) for role in role_names))
         return user
 
     return make

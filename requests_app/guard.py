@@ -30,6 +30,7 @@ MIN_NGRAM_WORDS = 3
 NGRAM_HITS = 3
 STRONG_KINDS = frozenset({Kind.EMAIL, Kind.PHONE, Kind.ADDRESS})
 VERSION_KEY = "palimpsest:guard:version"
+EPOCH_KEY = "palimpsest:guard:epoch"
 # The screening pattern wants capitalised street names; generated text is often lower case.
 _ADDRESS_ANY_CASE = re.compile(ADDRESS.pattern, re.IGNORECASE | re.UNICODE)
 _MIN_PHONE_DIGITS = 7
@@ -111,7 +112,9 @@ def guard_add_items(*, request_id: int, items: Iterable[tuple[int, str]]) -> int
     before = SuppressionFingerprint.objects.filter(request_id=request_id).count()
     SuppressionFingerprint.objects.bulk_create(rows, ignore_conflicts=True)
     added = SuppressionFingerprint.objects.filter(request_id=request_id).count() - before
-    transaction.on_commit(guard_changed)
+    # Indexes load new requests incrementally; rows added to a request they already hold need a full reload.
+    full = before > 0 and added > 0
+    transaction.on_commit(lambda: guard_changed(full=full))
     return added
 
 
@@ -120,28 +123,34 @@ def _cache_is_shared() -> bool:
     return not backend.endswith(("LocMemCache", "DummyCache"))
 
 
-def guard_changed() -> None:
-    """Tell every process that the fingerprints changed (call after commit)."""
+def guard_changed(*, full: bool = False) -> None:
+    """Tell every process that the fingerprints changed (call after commit).
+
+    `full` makes them reload everything; without it they load only the requests they do not hold yet.
+    """
     if not _cache_is_shared():
         return  # the token is read from the table itself
-    try:
-        cache.incr(VERSION_KEY)
-    except ValueError:
-        # First change, or Redis lost the key: start from a random value so that no process can mistake
-        # the new counter for the one it saw before.
-        cache.add(VERSION_KEY, secrets.randbits(48), timeout=None)
+    for key in (VERSION_KEY, EPOCH_KEY) if full else (VERSION_KEY,):
+        try:
+            cache.incr(key)
+        except ValueError:
+            # First change, or Redis lost the key: start from a random value so that no process can
+            # mistake the new counter for the one it saw before.
+            cache.add(key, secrets.randbits(48), timeout=None)
 
 
-def _current_token():
+def _current_token() -> tuple:
+    """(change counter, full-reload epoch): one cache round trip."""
     if _cache_is_shared():
-        token = cache.get(VERSION_KEY)
-        if token is None:
-            cache.add(VERSION_KEY, secrets.randbits(48), timeout=None)
-            token = cache.get(VERSION_KEY)
-        return token
+        values = cache.get_many([VERSION_KEY, EPOCH_KEY])
+        for key in (VERSION_KEY, EPOCH_KEY):
+            if values.get(key) is None:
+                cache.add(key, secrets.randbits(48), timeout=None)
+                values[key] = cache.get(key)
+        return values[VERSION_KEY], values[EPOCH_KEY]
     # Without a shared cache (the embedded mode) the table's own size and last id are the token.
     agg = SuppressionFingerprint.objects.aggregate(last=Max("id"), rows=Count("id"))
-    return (agg["last"], agg["rows"])
+    return (agg["last"], agg["rows"]), None
 
 
 @dataclass(frozen=True)
@@ -153,15 +162,21 @@ class _Entry:
 
 
 class GuardIndex:
-    """An in-memory copy of the fingerprint table, reloaded whenever the shared token changes."""
+    """An in-memory copy of the fingerprint table, brought up to date whenever the shared token changes.
+
+    All fingerprints of a request are written by one transaction (its approval), so a request is either
+    wholly visible or not at all: an update loads only the requests this copy does not hold yet, which
+    keeps the time from approval to refusal short however large the table grows.
+    """
 
     _UNLOADED = object()
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._token = self._UNLOADED
         self._by_hash: dict[str, list[_Entry]] = {}
-        self._word_counts: frozenset[int] = frozenset()
+        self._word_counts: set[int] = set()
+        self._requests: set[int] = set()
         self.reloads = 0
 
     def reset(self) -> None:
@@ -170,25 +185,50 @@ class GuardIndex:
 
     def refresh(self) -> None:
         # The token is read before the rows: a change committed in between leaves a newer token
-        # behind, so the next check reloads again instead of missing it.
+        # behind, so the next check updates again instead of missing it.
         token = _current_token()
         if token == self._token:
             return
         with self._lock:
-            by_hash: dict[str, list[_Entry]] = defaultdict(list)
-            word_counts = set()
-            rows = SuppressionFingerprint.objects.values_list(
-                "sha256", "kind", "words", "group_size", "request_id", "item_id"
-            )
-            for sha, kind, words, group_size, request_id, item_id in rows.iterator(chunk_size=5000):
-                by_hash[sha].append(_Entry(request_id, item_id, kind, group_size))
-                if words:
-                    word_counts.add(words)
-            self._by_hash, self._word_counts = dict(by_hash), frozenset(word_counts)
+            full = self._token is self._UNLOADED or token[1] != self._token[1]
+            if full:
+                self._by_hash, self._word_counts, self._requests = {}, set(), set()
+                self._load(SuppressionFingerprint.objects.all())
+            else:
+                present = set(
+                    SuppressionFingerprint.objects.order_by().values_list("request_id", flat=True).distinct()
+                )
+                new, gone = present - self._requests, self._requests - present
+                if gone:  # a request was deleted: drop its entries
+                    self._by_hash = {
+                        sha: kept
+                        for sha, entries in self._by_hash.items()
+                        if (kept := [e for e in entries if e.request_id not in gone])
+                    }
+                    self._requests -= gone
+                ids = sorted(new)
+                for start in range(0, len(ids), 1000):
+                    self._load(
+                        SuppressionFingerprint.objects.filter(request_id__in=ids[start : start + 1000])
+                    )
             self._token = token
             self.reloads += 1
 
+    def _load(self, queryset) -> None:
+        rows = queryset.order_by().values_list(
+            "sha256", "kind", "words", "group_size", "request_id", "item_id"
+        )
+        for sha, kind, words, group_size, request_id, item_id in rows.iterator(chunk_size=5000):
+            self._by_hash.setdefault(sha, []).append(_Entry(request_id, item_id, kind, group_size))
+            self._requests.add(request_id)
+            if words:
+                self._word_counts.add(words)
+
     def match(self, text: str) -> list[GuardMatch]:
+        with self._lock:
+            return self._match(text)
+
+    def _match(self, text: str) -> list[GuardMatch]:
         by_hash, word_counts = self._by_hash, self._word_counts
         if not by_hash:
             return []

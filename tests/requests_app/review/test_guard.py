@@ -112,6 +112,25 @@ def test_a_dropped_item_is_not_guarded(officer, second_officer, django_capture_o
     assert guard.guard_check(ANA_ITEMS[0])
 
 
+@pytest.mark.django_db
+def test_a_loaded_index_takes_in_new_approvals_and_forgets_deleted_requests(
+    officer, second_officer, django_capture_on_commit_callbacks
+):
+    # Given an index that has loaded one approved request
+    ana = in_review()
+    _approve(ana.pk, officer, second_officer, capture=django_capture_on_commit_callbacks)
+    index = guard.GuardIndex()
+    assert {m.request_id for m in index.check("ring 0123 4567")} == {ana.pk}
+    # When another request is approved, the index adds it and keeps the first
+    bo = in_review(texts=("Bo Kessa can be reached on 0999 8888 at the harbour office in Portmere.",))
+    _approve(bo.pk, officer, second_officer, capture=django_capture_on_commit_callbacks)
+    assert {m.request_id for m in index.check("ring 0999 8888 or 0123 4567")} == {ana.pk, bo.pk}
+    # When a request is deleted (and the change announced), its entries go
+    ana.delete()
+    guard.guard_changed()
+    assert {m.request_id for m in index.check("ring 0999 8888 or 0123 4567")} == {bo.pk}
+
+
 _CHECKER = """
 import json, sys
 import django

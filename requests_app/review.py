@@ -101,12 +101,18 @@ class ApprovalOutcome:
 
 
 @transaction.atomic
-def forget_request_approve(*, request_id: int, officer) -> ApprovalOutcome:
+def forget_request_approve(*, request_id: int, officer, seen_version: int | None = None) -> ApprovalOutcome:
     """Record the officer's approval; approve once enough different officers have (two on high risk).
 
-    On approval the forgotten items enter the suppression guard in the same transaction.
+    `seen_version` (from `review_selectors.case_version`, sent by the page the officer read) refuses the
+    approval if anything happened to the request since. On approval the forgotten items enter the
+    suppression guard in the same transaction.
     """
     req = _lock_for_decision(request_id, officer)
+    if seen_version is not None and seen_version != review_selectors.case_version(request_id=req.pk):
+        raise ApplicationError(
+            "This request changed since you opened it (another officer acted on it). Look at it again."
+        )
     actor = Actor.user(officer)
     risk = review_selectors.risk_level(req)
     needed = 2 if risk in FOUR_EYES_RISKS else 1

@@ -42,6 +42,9 @@ class QueueRowSerializer(serializers.Serializer):
     item_count = serializers.IntegerField()
     approvals = serializers.IntegerField(source="live_votes")
     screening = serializers.CharField(source="summary")
+    version = serializers.IntegerField(
+        help_text="Send it back with an approval to refuse it if the request moved."
+    )
 
 
 class QueueSerializer(serializers.Serializer):
@@ -92,6 +95,10 @@ class DecisionInputSerializer(serializers.Serializer):
     )
     question = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
     new_due_at = serializers.DateTimeField(required=False)
+    version = serializers.IntegerField(
+        required=False,
+        help_text="For approve: the version the caller looked at (from the queue); refused if it moved since.",
+    )
 
 
 class DecisionOutputSerializer(serializers.Serializer):
@@ -117,7 +124,9 @@ class DecisionApi(OfficerAPIView):
         officer, decision = request.user, data["decision"]
         body = {}
         if decision == DecisionKind.APPROVE:
-            outcome = review.forget_request_approve(request_id=req.pk, officer=officer)
+            outcome = review.forget_request_approve(
+                request_id=req.pk, officer=officer, seen_version=data.get("version")
+            )
             req = outcome.request
             body = {
                 "approved": outcome.approved,

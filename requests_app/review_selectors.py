@@ -5,13 +5,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from requests_app.audit import audit_history
 from requests_app.models import (
     ApprovalVote,
+    AuditEvent,
     ForgetItem,
     ForgetRequest,
     ItemChoice,
@@ -114,6 +115,17 @@ def _item_screening_related() -> list[str]:
     ]
 
 
+def case_version(*, request_id: int) -> int:
+    """The sequence number of the request's latest audit event: any decision or item change moves it."""
+    latest = (
+        AuditEvent.objects.filter(object_type=ForgetRequest._meta.label_lower, object_id=str(request_id))
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    return latest or 0
+
+
 # --- The queue ----------------------------------------------------------------------------------------
 
 
@@ -131,7 +143,11 @@ def review_queue(*, filters: QueueFilters | None = None, now: datetime | None = 
     now = now or timezone.now()
     items = ForgetItem.objects.filter(request=OuterRef("pk")).order_by().values("request")
     votes = ApprovalVote.objects.filter(request=OuterRef("pk"), withdrawn_at__isnull=True).order_by()
+    events = AuditEvent.objects.filter(
+        object_type=ForgetRequest._meta.label_lower, object_id=Cast(OuterRef("pk"), CharField())
+    ).order_by("-seq")
     queryset = ForgetRequest.objects.filter(status__in=REVIEW_STATUSES).annotate(
+        version=Coalesce(Subquery(events.values("seq")[:1]), Value(0)),
         item_count=Coalesce(
             Subquery(items.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), Value(0)
         ),
@@ -169,6 +185,7 @@ class QueueRow:
     item_count: int
     live_votes: int
     summary: str
+    version: int = 0
 
     @property
     def deadline_text(self) -> str:
@@ -209,6 +226,7 @@ def queue_rows(requests, *, now: datetime | None = None) -> list[QueueRow]:
                 item_count=getattr(req, "item_count", 0),
                 live_votes=getattr(req, "live_votes", 0),
                 summary=screening_summary(req),
+                version=getattr(req, "version", 0),
             )
         )
     return rows
@@ -287,6 +305,7 @@ class ReviewCase:
     messages: list[RequestMessage]
     decisions: list[ReviewDecision]
     history: list = field(default_factory=list)
+    version: int = 0
     recommended_action: str = ""
     latest_due_at: datetime | None = None
     identity_confirmed_at: datetime | None = None
@@ -334,6 +353,7 @@ def review_case(*, public_id, now: datetime | None = None) -> ReviewCase:
     identity = getattr(req, "identity_check", None) if hasattr(req, "identity_check") else None
     left, overdue = days_left(req.due_at, now or timezone.now())
     risk = risk_level(req)
+    history = list(audit_history(obj=req).select_related("actor_user"))
     return ReviewCase(
         request=req,
         risk=risk,
@@ -346,7 +366,8 @@ def review_case(*, public_id, now: datetime | None = None) -> ReviewCase:
         ),
         messages=list(RequestMessage.objects.filter(request=req).select_related("author_user")),
         decisions=list(ReviewDecision.objects.filter(request=req).select_related("officer")),
-        history=list(audit_history(obj=req).select_related("actor_user")),
+        history=history,
+        version=history[-1].seq if history else 0,
         recommended_action=str(getattr(_report(req), "recommended_action", "") or ""),
         latest_due_at=req.original_due_at + MAX_EXTENSION if req.original_due_at else None,
         identity_confirmed_at=identity.confirmed_at if identity is not None else req.verified_at,

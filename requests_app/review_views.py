@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from palimpsest.errors import ApplicationError
@@ -109,7 +110,10 @@ def bulk(request):
                     messages.error(request, f"Request #{outcome.request_id}: {outcome.message}")
     else:
         messages.error(request, "Choose approve or reject.")
-    return redirect(request.POST.get("next") or reverse("review:queue"))
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("review:queue")
+    return redirect(back)
 
 
 def _render_case(request, public_id, *, status: int = 200, **forms):
@@ -148,7 +152,10 @@ def _back(public_id):
 def approve(request, public_id):
     req = _request_or_404(public_id)
     try:
-        outcome = review.forget_request_approve(request_id=req.pk, officer=request.user)
+        seen = request.POST.get("version", "")
+        outcome = review.forget_request_approve(
+            request_id=req.pk, officer=request.user, seen_version=int(seen) if seen.isdigit() else None
+        )
     except ApplicationError as error:
         messages.error(request, error.message)
     else:

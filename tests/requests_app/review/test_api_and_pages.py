@@ -1,5 +1,6 @@
 """The decision API and the review page: same services, readable errors, everything an officer needs shown."""
 
+import re
 import uuid
 
 import pytest
@@ -7,6 +8,7 @@ from dateutil.relativedelta import relativedelta
 from django.core import mail
 from django.urls import reverse
 
+from requests_app import review
 from requests_app.models import ForgetRequest, RequestMessage, Status
 from tests.requests_app.review.conftest import in_review, screened
 
@@ -124,3 +126,25 @@ def test_extension_through_the_page_is_capped(client, officer):
     page = client.post(url, {"new_due_date": ok, "reason": "Complex"}, follow=True).content.decode()
     assert "The deadline is now" in page
     assert ForgetRequest.objects.get(pk=req.pk).due_at.date().isoformat() == ok
+
+
+@pytest.mark.django_db
+def test_an_approval_from_a_stale_page_is_refused(client, officer, second_officer):
+    # Given officer A has the page open (it carries the request's version)
+    req = in_review()
+    screened(req, risk="low")
+    client.force_login(officer)
+    html = client.get(reverse("review:detail", kwargs={"public_id": req.public_id})).content.decode()
+    seen = re.search(r'name="version" value="(\d+)"', html).group(1)
+    # When officer B drops an item meanwhile, and A then approves from the old page
+    item = req.items.get(position=2)
+    review.forget_item_decide(item_id=item.pk, officer=second_officer, choice="drop", note="Not hers")
+    page = client.post(
+        reverse("review:approve", kwargs={"public_id": req.public_id}), {"version": seen}, follow=True
+    ).content.decode()
+    # Then A is told to look again and nothing is approved
+    assert "changed since you opened it" in page
+    assert ForgetRequest.objects.get(pk=req.pk).status == Status.IN_REVIEW
+    # The API's queue gives the current version, with which the approval goes through
+    version = client.get(reverse("api-review-queue")).json()["results"][0]["version"]
+    assert _decide(client, req, decision="approve", version=version).json()["status"] == "approved"

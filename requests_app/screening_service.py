@@ -128,7 +128,8 @@ def screening_context() -> tuple[ScreeningContext, CorpusIndex | None]:
             model_dir = Path(_setting("PALIMPSEST_BASE_MODEL", ""))
             lm = load_causal_lm(model_dir) if (model_dir / "config.json").is_file() else None
             utility = utility_texts()
-            embedder = load_embedder() if _setting("PALIMPSEST_SCREENING_EMBEDDINGS", True) else None
+            wanted = utility and _setting("PALIMPSEST_SCREENING_EMBEDDINGS", True)
+            embedder = load_embedder() if wanted else None
             context = build_context(
                 lm,
                 nonmember_texts=nonmember_texts() if lm is not None else [],
@@ -248,8 +249,8 @@ def _persist(req: ForgetRequest, report: RequestReport, digest: str, proposals: 
                 "p_values": membership.p_values,
                 "explanation": membership.explanation,
             },
-            "utility_similarity": item.utility.max_similarity if item.utility else None,
-            "common_word_share": item.utility.common_word_share if item.utility else None,
+            "utility_similarity": item.utility.max_similarity,
+            "common_word_share": item.utility.common_word_share,
             "grad_cosine": item.grad_cosine,
         }
         proposal_fields = {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from palimpsest.ml.loading import LoadedModel
 from requests_app.screening import verdict as V
@@ -26,6 +28,7 @@ from requests_app.screening.personal import PersonalEvidence, Requester, persona
 from requests_app.screening.quality import QualityResult, assess_quality
 from requests_app.screening.utility import UtilityConflict, embed, utility_conflicts
 
+_EMBED_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screening-embed")
 # Earlier requests in these states no longer stand for the item: a repeat of them is not a duplicate.
 CLOSED_WITHOUT_ERASURE = frozenset({"rejected", "cancelled", "expired"})
 
@@ -114,7 +117,7 @@ class ItemReport:
     quality: QualityResult
     personal: PersonalEvidence
     membership: MembershipEvidence
-    utility: UtilityConflict | None
+    utility: UtilityConflict
     grad_cosine: float | None
     flags: V.ItemFlags
     in_coreset: bool = False
@@ -153,6 +156,11 @@ class RequestReport:
         }
 
 
+def _embed_single_threaded(embedder, texts: Sequence[str]) -> np.ndarray:
+    torch.set_num_threads(1)  # OpenMP settings are per thread: keep this one to its own core
+    return embed(embedder, texts)
+
+
 def _duplicate_flags(report_flags, findings, items, i) -> None:
     if findings.exact_in_request[i] is not None:
         first = items[findings.exact_in_request[i]].item_id
@@ -188,6 +196,13 @@ def screen(
     qualities = [assess_quality(t) for t in texts]
     personals = [personal_evidence(t, requester) for t in texts]
     n = len(texts)
+    # With one intra-op thread (OMP_NUM_THREADS=1 workers) the embedder runs in a second thread while the
+    # language model works, one core each. With more intra-op threads it waits its turn: two thread teams
+    # on the same cores stall each other (measured: several times slower on a loaded 2-core machine).
+    wants_vectors = context.embedder is not None and context.utility_vectors.size and n
+    embedding = None
+    if wants_vectors and torch.get_num_threads() == 1:
+        embedding = _EMBED_POOL.submit(_embed_single_threaded, context.embedder, texts)
     memberships = [MembershipEvidence(NOT_MEASURED)] * n
     cosines: list[float | None] = [None] * n
     hidden = np.zeros((n, 1), dtype=np.float32)
@@ -203,9 +218,16 @@ def screen(
         notes.append("No published model was available: membership evidence and damage were not measured.")
     if context.lm is not None and context.calibration is None:
         notes.append("No non-member calibration texts are configured: membership evidence was not judged.")
-    utilities: list[UtilityConflict | None] = [None] * n
-    if context.embedder is not None and n:
-        utilities = list(utility_conflicts(embed(context.embedder, texts), context.utility_vectors, texts))
+    item_vectors = None
+    if embedding is not None:
+        item_vectors = embedding.result()
+    elif wants_vectors:
+        item_vectors = embed(context.embedder, texts)
+    if item_vectors is None:
+        notes.append(
+            "No embedder or utility-critical set: similarity to knowledge the model must keep was not measured."
+        )
+    utilities = utility_conflicts(item_vectors, context.utility_vectors, texts)
     reports = []
     for i, item in enumerate(items):
         flags = V.ItemFlags()
@@ -218,9 +240,9 @@ def screen(
                 "does not mention you (name, e-mail or identifiers): may not be about you",
             )
         u = utilities[i]
-        if u is not None and context.utility_vectors.size and u.max_similarity >= cfg.utility_similarity:
+        if u.max_similarity is not None and u.max_similarity >= cfg.utility_similarity:
             flags.add(V.UTILITY_CONFLICT, f"{u.max_similarity:.0%} similar to knowledge the model must keep")
-        if u is not None and u.common_word_share >= cfg.padding_share:
+        if u.common_word_share >= cfg.padding_share:
             flags.add(
                 V.PADDING, f"{u.common_word_share:.0%} of its words are among the most common English words"
             )

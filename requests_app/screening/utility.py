@@ -65,18 +65,20 @@ def embed(embedder, texts: Sequence[str], *, batch_size: int = EMBED_BATCH) -> n
 
 @dataclass(frozen=True)
 class UtilityConflict:
-    max_similarity: float  # cosine to the closest utility-critical text
-    closest_index: int  # index into the utility-critical set (an id, never the text, goes into reports)
+    max_similarity: float | None  # cosine to the closest utility-critical text (None: not measured)
+    closest_index: (
+        int | None
+    )  # index into the utility-critical set (an id, never the text, goes into reports)
     common_word_share: float
 
 
 def utility_conflicts(
-    item_vectors: np.ndarray, utility_vectors: np.ndarray, texts: Sequence[str]
+    item_vectors: np.ndarray | None, utility_vectors: np.ndarray, texts: Sequence[str]
 ) -> list[UtilityConflict]:
-    if utility_vectors.size == 0:
-        sims = np.zeros((len(texts), 1), dtype=np.float32)
-    else:
-        sims = item_vectors @ utility_vectors.T
+    """Similarity needs embeddings and a utility set; the common-word share is always measured."""
+    if item_vectors is None or utility_vectors.size == 0:
+        return [UtilityConflict(None, None, round(common_word_share(t), 4)) for t in texts]
+    sims = item_vectors @ utility_vectors.T
     best = sims.argmax(axis=1)
     return [
         UtilityConflict(

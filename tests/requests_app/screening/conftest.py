@@ -5,9 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+import torch
 
 from requests_app.screening import Requester, build_context
 from requests_app.screening.utility import load_embedder
+
+
+@pytest.fixture(scope="package", autouse=True)
+def one_torch_thread():
+    """Screening workers run one intra-op thread (docs/screening.md); on a shared 2-core machine two
+    threads stalled each other (the same context build took 43 s instead of 1.3 s)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)
@@ -35,7 +46,7 @@ class WorldView:
     train_records: list[tuple[str, str]]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def world_view(tiny_world) -> WorldView:
     world = tiny_world.load_world()
     people = {p["person_id"]: p for p in world.people}
@@ -54,7 +65,7 @@ def world_view(tiny_world) -> WorldView:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def calibration_texts(tiny_world) -> list[str]:
     """Non-member texts of the same kind: the first half of the holdout people."""
     world = tiny_world.load_world()
@@ -63,8 +74,8 @@ def calibration_texts(tiny_world) -> list[str]:
     return [t for pid in sorted(calibration_people) for t in _texts(world, pid, ("holdout",))]
 
 
-@pytest.fixture(scope="session")
-def screening_context(tiny_lm, world_view, calibration_texts):
+@pytest.fixture(scope="package")
+def screening_context(one_torch_thread, tiny_lm, world_view, calibration_texts):
     return build_context(
         tiny_lm,
         nonmember_texts=calibration_texts,

@@ -33,6 +33,8 @@ NEIGHBOURS = 60
 # Extraction counts as reproduction only if most of the second half comes back word for word.
 MIN_REPRODUCED_RECALL = 0.6
 MAX_NEW_TOKENS = 48
+# Extraction strength from which the second half (split at the middle word) is certainly reproduced.
+TEACHER_FORCED_REPRODUCTION = 0.6
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,28 @@ def split_for_extraction(text: str) -> tuple[str, str]:
 
 
 def extraction_recalls(
-    lm: LoadedModel, texts: Sequence[str], *, batch_size: int = 64, max_new_tokens: int = MAX_NEW_TOKENS
+    lm: LoadedModel,
+    texts: Sequence[str],
+    *,
+    reproduced: Sequence[bool] | None = None,
+    batch_size: int = 64,
+    max_new_tokens: int = MAX_NEW_TOKENS,
 ) -> list[float]:
-    """Greedy completion of each item's first half; ROUGE-L recall against the true second half."""
+    """Greedy completion of each item's first half; ROUGE-L recall against the true second half.
+
+    `reproduced[i]` = teacher forcing already showed that every token of the item's last 60% is the
+    model's argmax (extraction strength >= 0.6), so greedy decoding from the middle writes the rest
+    verbatim: recall 1.0 without generating. Long memorised records then no longer set the number of
+    decoding steps for the whole batch.
+    """
     splits = [split_for_extraction(t) for t in texts]
-    todo = [i for i, (_, target) in enumerate(splits) if target.strip()]
     recalls = [0.0] * len(texts)
+    todo = []
+    for i, (_, target) in enumerate(splits):
+        if reproduced is not None and reproduced[i] and target.strip():
+            recalls[i] = 1.0
+        elif target.strip():
+            todo.append(i)
     if not todo:
         return recalls
     longest = max(len(lm.tokenizer(splits[i][1], add_special_tokens=False)["input_ids"]) for i in todo)
@@ -77,6 +95,10 @@ def extraction_recalls(
     for i, completion in zip(todo, completions, strict=True):
         recalls[i] = rouge_l_recall(completion, splits[i][1])
     return recalls
+
+
+def reproduced_by_teacher_forcing(scores: Sequence[MembershipScores]) -> list[bool]:
+    return [s.extraction_strength >= TEACHER_FORCED_REPRODUCTION for s in scores]
 
 
 def item_signals(scores: Sequence[MembershipScores], extraction: Sequence[float]) -> list[ItemSignals]:

@@ -22,6 +22,7 @@ from requests_app.screening.membership import (
     extraction_recalls,
     item_signals,
     judge,
+    reproduced_by_teacher_forcing,
 )
 from requests_app.screening.model_pass import model_pass, retain_gradient_of_texts
 from requests_app.screening.personal import PersonalEvidence, Requester, personal_evidence
@@ -88,7 +89,12 @@ def build_context(
     calibration = retain = None
     if lm is not None and nonmember_texts:
         ref = model_pass(lm, nonmember_texts, batch_size=config.batch_size, max_length=config.max_length)
-        extraction = extraction_recalls(lm, nonmember_texts, batch_size=config.batch_size)
+        extraction = extraction_recalls(
+            lm,
+            nonmember_texts,
+            reproduced=reproduced_by_teacher_forcing(ref.scores),
+            batch_size=config.batch_size,
+        )
         calibration = Calibration.from_signals(item_signals(ref.scores, extraction))
     if lm is not None and retain_texts:
         retain = retain_gradient_of_texts(lm, retain_texts, max_length=config.max_length)
@@ -212,7 +218,12 @@ def screen(
         )
         hidden, cosines = passed.hidden, passed.grad_cosine
         if context.calibration is not None:
-            extraction = extraction_recalls(context.lm, texts, batch_size=cfg.batch_size)
+            extraction = extraction_recalls(
+                context.lm,
+                texts,
+                reproduced=reproduced_by_teacher_forcing(passed.scores),
+                batch_size=cfg.batch_size,
+            )
             memberships = [judge(s, context.calibration) for s in item_signals(passed.scores, extraction)]
     else:
         notes.append("No published model was available: membership evidence and damage were not measured.")

@@ -71,3 +71,15 @@ def test_concept_expansion_returns_that_persons_records(world_view, screening_co
     # Every proposal screens as held by the model and about the requester.
     report = _screen([p.text for p in proposals], member.requester, screening_context)
     assert all(item.membership.held and item.personal.mentions_requester for item in report.items)
+
+
+def test_the_teacher_forced_shortcut_agrees_with_greedy_decoding(world_view, tiny_lm):
+    from requests_app.screening.membership import extraction_recalls, reproduced_by_teacher_forcing
+    from requests_app.screening.model_pass import model_pass
+
+    texts = [p.records[0] for p in world_view.members[:8]] + world_view.holdout_test[0].records[:8]
+    shortcut = reproduced_by_teacher_forcing(model_pass(tiny_lm, texts).scores)
+    decoded = extraction_recalls(tiny_lm, texts, max_new_tokens=160)  # no shortcut, no length cap
+    assert shortcut[:8] == [True] * 8  # every memorised bio
+    assert not any(shortcut[8:])
+    assert all(recall >= 0.95 for recall, skip in zip(decoded, shortcut, strict=True) if skip)

@@ -14,12 +14,13 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 def _transport_options() -> dict:
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         folder = settings.BROKER_DIR
-        for sub in ("out", "processed"):
+        for sub in ("out", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         return {
             "data_folder_in": str(folder / "out"),
             "data_folder_out": str(folder / "out"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
     # Redis redelivers an unacknowledged task after visibility_timeout: longer than the longest job.

@@ -5,6 +5,7 @@ phone, street address); never the text, so the guard outlives the erasure of the
 keeps an in-memory index and reloads it when a change counter in the shared cache (Redis) moves.
 """
 
+import math
 import re
 import secrets
 import threading
@@ -26,8 +27,13 @@ Kind = SuppressionFingerprint.Kind
 NGRAM_WORDS = 5
 # An item shorter than NGRAM_WORDS but at least this long is one n-gram; shorter ones give values only.
 MIN_NGRAM_WORDS = 3
-# Several shared 5-grams are needed before text counts as a copy: one alone is often a stock phrase.
+# Several shared 5-grams are needed before text counts as a copy: one alone is often a stock phrase,
+# and records written from one template share a few (same employer, same towns): on the demo world at
+# most 4 of a bio's ~65, about 6 in the worst case of the same job, employer and towns. So an item needs
+# 15 % of its n-grams, at least 3, at most 7 (a copied passage of about 11 words), never more than it has.
 NGRAM_HITS = 3
+NGRAM_SHARE = 0.15
+NGRAM_HITS_CAP = 7
 STRONG_KINDS = frozenset({Kind.EMAIL, Kind.PHONE, Kind.ADDRESS})
 VERSION_KEY = "palimpsest:guard:version"
 EPOCH_KEY = "palimpsest:guard:epoch"
@@ -56,6 +62,11 @@ class GuardMatch:
     hits: int
 
 
+def ngram_hits_needed(group_size: int) -> int:
+    """How many of an item's n-grams a text must share to count as a copy of it."""
+    return min(group_size, max(NGRAM_HITS, min(NGRAM_HITS_CAP, math.ceil(NGRAM_SHARE * group_size))))
+
+
 def _digest(value: str) -> str:
     # A deployment may set a secret pepper so that short values (phone numbers) cannot be brute-forced
     # from the table; it must never change once fingerprints exist.
@@ -68,11 +79,35 @@ def _phone_key(raw: str) -> str | None:
     return digits[-_PHONE_TAIL:] if len(digits) >= _MIN_PHONE_DIGITS else None
 
 
+def _words_and_anchors(text: str) -> tuple[list[str], list[bool]]:
+    """The normalised words of `text`, each marked when it is distinctive: it holds a digit, or it is
+    capitalised where a sentence does not start (a name, a place, a company)."""
+    words, anchors = [], []
+    previous_end = 0
+    for match in re.finditer(r"\w+", text):
+        token = match.group()
+        gap = text[previous_end : match.start()]
+        starts_sentence = previous_end == 0 or any(mark in gap for mark in ".!?:;\n")
+        anchor = any(c.isdigit() for c in token) or (token[0].isupper() and not starts_sentence)
+        for word in normalise(token).split():
+            words.append(word)
+            anchors.append(anchor)
+        previous_end = match.end()
+    return words, anchors
+
+
 def item_fingerprints(text: str) -> tuple[list[Fingerprint], int]:
-    """Fingerprints of one item, and how many distinct n-grams it has (its group size)."""
-    words = normalise(text).split()
+    """Fingerprints of one item, and how many distinct n-grams it has (its group size).
+
+    Only n-grams that hold a distinctive word are kept: templated wording that many people's records
+    share ("in his free time he enjoys") would otherwise make other people's texts look like copies.
+    """
+    words, anchors = _words_and_anchors(text)
     if len(words) >= NGRAM_WORDS:
-        ngrams = {" ".join(words[i : i + NGRAM_WORDS]) for i in range(len(words) - NGRAM_WORDS + 1)}
+        starts = range(len(words) - NGRAM_WORDS + 1)
+        anchored = [i for i in starts if any(anchors[i : i + NGRAM_WORDS])]
+        # An item with no distinctive word at all (lower-case prose) keeps every n-gram.
+        ngrams = {" ".join(words[i : i + NGRAM_WORDS]) for i in (anchored or starts)}
     elif len(words) >= MIN_NGRAM_WORDS:
         ngrams = {" ".join(words)}
     else:
@@ -255,7 +290,7 @@ class GuardIndex:
         found += [
             GuardMatch(r, i, Kind.NGRAM, hits)
             for (r, i), hits in ngram_hits.items()
-            if hits >= min(NGRAM_HITS, group_sizes[(r, i)])
+            if hits >= ngram_hits_needed(group_sizes[(r, i)])
         ]
         return sorted(found, key=lambda m: (m.request_id, m.item_id or 0, m.kind))
 

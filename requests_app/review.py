@@ -22,6 +22,8 @@ from requests_app.models import (
     ForgetRequest,
     ItemChoice,
     ItemDecision,
+    ItemScreening,
+    ProposalStatus,
     ReviewDecision,
     Status,
 )
@@ -327,14 +329,12 @@ def forget_item_decide(*, item_id: int, officer, choice: str, note: str = "") ->
 @transaction.atomic
 def forget_item_proposal_decide(*, item_id: int, officer, accept: bool) -> str:
     """Accept or drop an item that screening proposed from a concept; returns the new proposal state."""
-    from requests_app.models import ItemScreening  # the screening stage's model
-
     request_id, position = ForgetItem.objects.values_list("request_id", "position").get(pk=item_id)
     req = _lock_for_decision(request_id, officer)
     screening = ItemScreening.objects.select_for_update().filter(item_id=item_id).first()
-    if screening is None or screening.proposal not in ("proposed", "accepted", "rejected"):
+    if screening is None or screening.proposal not in review_selectors.PROPOSAL_STATES:
         raise ApplicationError("This item was sent by the requester, not proposed from the topic.")
-    state = "accepted" if accept else "rejected"
+    state = ProposalStatus.ACCEPTED if accept else ProposalStatus.REJECTED
     screening.proposal = state
     screening.save(update_fields=["proposal"])
     withdrawn = _withdraw_votes(req)
@@ -344,4 +344,4 @@ def forget_item_proposal_decide(*, item_id: int, officer, accept: bool) -> str:
         obj=req,
         data={"item_id": item_id, "item_position": position, "proposal": state, "votes_withdrawn": withdrawn},
     )
-    return state
+    return str(state)

@@ -119,7 +119,7 @@ class SuppressionFingerprint(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # Words in the normalised form that was hashed (0 for phone numbers, matched on digits).
     words = models.PositiveSmallIntegerField()
-    # How many distinct n-grams the item has: an n-gram match needs min(that, GUARD_NGRAM_HITS) of them.
+    # How many distinct n-grams the item has (see guard.ngram_hits_needed).
     group_size = models.PositiveIntegerField(default=1)
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -17,8 +17,10 @@ from requests_app.models import (
     ForgetRequest,
     ItemChoice,
     ItemDecision,
+    ProposalStatus,
     RequestMessage,
     ReviewDecision,
+    ScreeningVerdict,
     Status,
 )
 from requests_app.services import MAX_EXTENSION
@@ -26,32 +28,25 @@ from requests_app.services import MAX_EXTENSION
 REVIEW_STATUSES = (Status.IN_REVIEW, Status.NEEDS_INFO)
 RISK_LEVELS = ("low", "medium", "high", "unknown")
 RISK_LABELS = {"low": "Low", "medium": "Medium", "high": "High", "unknown": "Not screened"}
-# Values of the screening stage's ItemScreening.verdict and .proposal that review acts on.
-EXCLUDE_VERDICT = "exclude"
-PROPOSAL_STATES = ("proposed", "accepted", "rejected")
+# The proposal states of items expanded from a concept (submitted items have none).
+PROPOSAL_STATES = (ProposalStatus.PROPOSED, ProposalStatus.ACCEPTED, ProposalStatus.REJECTED)
 
 
 # --- The screening report, as far as review needs it -------------------------------------------------
 # Screening stores one report per request and one row per item (requests_app.screening_models). These
-# few functions are the only place that knows their shape; without a report the risk is "unknown".
+# few functions are the only place here that reads them; without a report the risk is "unknown".
 
 
 def _report(req: ForgetRequest):
     try:
         return req.screening_report
-    except (AttributeError, ObjectDoesNotExist):
+    except ObjectDoesNotExist:
         return None
-
-
-def _has_report_relation() -> bool:
-    return any(
-        rel.name == "screening_report" for rel in ForgetRequest._meta.related_objects if rel.one_to_one
-    )
 
 
 def risk_level(req: ForgetRequest) -> str:
     report = _report(req)
-    level = str(getattr(report, "risk", "") or "").lower() if report is not None else ""
+    level = str(report.risk or "").lower() if report is not None else ""
     return level if level in RISK_LEVELS else "unknown"
 
 
@@ -59,7 +54,7 @@ def screening_summary(req: ForgetRequest) -> str:
     report = _report(req)
     if report is None:
         return "Screening pending" if req.status == Status.SCREENING else "Not screened"
-    reasons = list(getattr(report, "reasons", None) or [])
+    reasons = list(report.reasons or [])
     if not reasons:
         return "No concerns found"
     more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
@@ -74,45 +69,38 @@ def _reason_text(reason) -> str:
 
 def report_reasons(req: ForgetRequest) -> list[str]:
     report = _report(req)
-    return [_reason_text(r) for r in (getattr(report, "reasons", None) or [])] if report is not None else []
+    return [_reason_text(r) for r in (report.reasons or [])] if report is not None else []
 
 
 def _item_screening(item: ForgetItem):
     try:
         return item.screening
-    except (AttributeError, ObjectDoesNotExist):
+    except ObjectDoesNotExist:
         return None
 
 
 def proposed_in_coreset(item: ForgetItem) -> bool:
     """Screening's proposal; every item is in the coreset when screening proposed nothing."""
     screening = _item_screening(item)
-    value = getattr(screening, "in_coreset", None) if screening is not None else None
-    return True if value is None else bool(value)
+    return True if screening is None else bool(screening.in_coreset)
 
 
 def proposed_exclusion(item: ForgetItem) -> bool:
     """Screening advises not to forget the item at all (not the requester's, padding, poison...)."""
     screening = _item_screening(item)
-    return screening is not None and getattr(screening, "verdict", "") == EXCLUDE_VERDICT
+    return screening is not None and screening.verdict == ScreeningVerdict.EXCLUDE
 
 
 def proposal_state(item: ForgetItem) -> str:
     """For an item expanded from a concept: "proposed", "accepted" or "rejected"; "" for submitted items."""
     screening = _item_screening(item)
-    state = getattr(screening, "proposal", "") if screening is not None else ""
-    return state if state in PROPOSAL_STATES else ""
+    state = screening.proposal if screening is not None else ""
+    return str(state) if state in PROPOSAL_STATES else ""
 
 
 def item_reasons(item: ForgetItem) -> list[str]:
     screening = _item_screening(item)
-    return [_reason_text(r) for r in (getattr(screening, "reasons", None) or [])] if screening else []
-
-
-def _item_screening_related() -> list[str]:
-    return [
-        rel.name for rel in ForgetItem._meta.related_objects if rel.one_to_one and rel.name == "screening"
-    ]
+    return [_reason_text(r) for r in (screening.reasons or [])] if screening is not None else []
 
 
 def case_version(*, request_id: int) -> int:
@@ -158,14 +146,11 @@ def review_queue(*, filters: QueueFilters | None = None, now: datetime | None = 
             Value(0),
         ),
     )
-    if _has_report_relation():
-        queryset = queryset.select_related("screening_report")
-        if filters.risk == "unknown":
-            queryset = queryset.filter(screening_report__isnull=True)
-        elif filters.risk in RISK_LEVELS:
-            queryset = queryset.filter(screening_report__risk=filters.risk)
-    elif filters.risk and filters.risk != "unknown":
-        queryset = queryset.none()
+    queryset = queryset.select_related("screening_report")
+    if filters.risk == "unknown":
+        queryset = queryset.filter(screening_report__isnull=True)
+    elif filters.risk in RISK_LEVELS:
+        queryset = queryset.filter(screening_report__risk=filters.risk)
     if filters.status in REVIEW_STATUSES:
         queryset = queryset.filter(status=filters.status)
     if filters.kind:
@@ -263,17 +248,15 @@ def _decision_of(item: ForgetItem) -> ItemDecision | None:
 
 def forget_set(*, request_id: int) -> ForgetSet:
     """The items an approval forgets and the coreset, with the officers' choices applied (for the batcher)."""
-    items = ForgetItem.objects.filter(request_id=request_id).select_related(
-        "decision", *_item_screening_related()
-    )
+    items = ForgetItem.objects.filter(request_id=request_id).select_related("decision", "screening")
     kept, coreset, dropped, pending = [], [], [], []
     for item in items.order_by("position"):
         choice = effective_choice(item, _decision_of(item))
         proposal = proposal_state(item)
-        if proposal == "proposed":
+        if proposal == ProposalStatus.PROPOSED:
             pending.append(item.pk)
             continue
-        if choice == ItemChoice.DROP or proposal == "rejected":
+        if choice == ItemChoice.DROP or proposal == ProposalStatus.REJECTED:
             dropped.append(item.pk)
             continue
         kept.append(item.pk)
@@ -329,11 +312,10 @@ class ReviewCase:
 
 def review_case(*, public_id, now: datetime | None = None) -> ReviewCase:
     """Everything the review page shows about one request. Raises ForgetRequest.DoesNotExist."""
-    related = ["identity_check"] + (["screening_report"] if _has_report_relation() else [])
-    req = ForgetRequest.objects.select_related(*related).get(public_id=public_id)
+    req = ForgetRequest.objects.select_related("identity_check", "screening_report").get(public_id=public_id)
     items = (
         ForgetItem.objects.filter(request=req)
-        .select_related("decision", "decision__decided_by", *_item_screening_related())
+        .select_related("decision", "decision__decided_by", "screening")
         .order_by("position")
     )
     rows = []
@@ -350,7 +332,7 @@ def review_case(*, public_id, now: datetime | None = None) -> ReviewCase:
                 proposal=proposal_state(item),
             )
         )
-    identity = getattr(req, "identity_check", None) if hasattr(req, "identity_check") else None
+    identity = req.identity_check if hasattr(req, "identity_check") else None
     left, overdue = days_left(req.due_at, now or timezone.now())
     risk = risk_level(req)
     history = list(audit_history(obj=req).select_related("actor_user"))
@@ -368,7 +350,7 @@ def review_case(*, public_id, now: datetime | None = None) -> ReviewCase:
         decisions=list(ReviewDecision.objects.filter(request=req).select_related("officer")),
         history=history,
         version=history[-1].seq if history else 0,
-        recommended_action=str(getattr(_report(req), "recommended_action", "") or ""),
+        recommended_action=_report(req).recommended_action if _report(req) is not None else "",
         latest_due_at=req.original_due_at + MAX_EXTENSION if req.original_due_at else None,
         identity_confirmed_at=identity.confirmed_at if identity is not None else req.verified_at,
         days_left=left,

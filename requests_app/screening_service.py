@@ -196,9 +196,15 @@ def _requester(req: ForgetRequest) -> Requester:
     return Requester(name=req.requester_name, email=req.requester_email)
 
 
-def _persist(req: ForgetRequest, report: RequestReport, digest: str, proposals: dict, elapsed_ms: int):
+def _persist(
+    req: ForgetRequest,
+    report: RequestReport,
+    digest: str,
+    proposals: dict,
+    elapsed_ms: int,
+    config: ScreeningConfig,
+):
     """Store (or replace) the report, one row per item, and the items' near-duplicate signatures."""
-    context_config = asdict(ScreeningConfig())
     stored, _ = ScreeningReport.objects.update_or_create(
         request=req,
         defaults={
@@ -211,7 +217,7 @@ def _persist(req: ForgetRequest, report: RequestReport, digest: str, proposals: 
             "notes": report.notes,
             "items_digest": digest,
             "model_label": report.model_label,
-            "config": context_config,
+            "config": asdict(config),
             "duration_ms": elapsed_ms,
         },
     )
@@ -337,7 +343,7 @@ def forget_request_screen(*, request_id: int) -> ForgetRequest:
                 proposals = _add_expanded(req, expanded)
                 report = _screen_items(req, context)
                 elapsed = int((time.monotonic() - started) * 1000)
-                _persist(req, report, digest, proposals, elapsed)
+                _persist(req, report, digest, proposals, elapsed, context.config)
                 audit_append(
                     actor=Actor.system(),
                     action="request.screened",

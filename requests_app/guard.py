@@ -20,7 +20,7 @@ from django.db.models import Count, Max
 
 from palimpsest.hashing import sha256_hex
 from requests_app.models import SuppressionFingerprint
-from requests_app.screening.personal import ADDRESS, EMAIL, PHONE, normalise
+from requests_app.screening.personal import ADDRESS, DATE, EMAIL, PHONE, normalise
 
 Kind = SuppressionFingerprint.Kind
 
@@ -122,15 +122,38 @@ def item_fingerprints(text: str) -> tuple[list[Fingerprint], int]:
         key = _phone_key(raw)
         if key:
             prints.add(Fingerprint(Kind.PHONE, 0, _digest(f"phone:{key}")))
+    for value in DATE.findall(text):
+        value_words = normalise(value).split()
+        prints.add(Fingerprint(Kind.DATE, len(value_words), _digest(" ".join(value_words))))
     return sorted(prints, key=lambda p: (p.kind, p.sha256)), len(ngrams)
 
 
-def guard_add_items(*, request_id: int, items: Iterable[tuple[int, str]]) -> int:
-    """Store the fingerprints of approved items (id, text); other processes see them after commit.
+def name_fingerprint(name: str) -> Fingerprint | None:
+    """The requester's full name; a single word is too common to mean anything."""
+    words = normalise(name).split()
+    return Fingerprint(Kind.NAME, len(words), _digest(" ".join(words))) if len(words) >= 2 else None
 
-    Call inside the approving transaction. Safe to run twice. Returns the number of new rows.
+
+def guard_add_items(*, request_id: int, items: Iterable[tuple[int, str]], names: Iterable[str] = ()) -> int:
+    """Store the fingerprints of approved items (id, text) and of the requester's names; other processes
+    see them after commit. Call inside the approving transaction. Safe to run twice. Returns new rows.
+
+    A name counts only together with a date or an n-gram of the same request: "<name> was born on <date>"
+    is refused, a text that merely names the person is not.
     """
-    rows = []
+    # Name rows have no item, and NULLs never collide in the unique constraint: skip the ones stored.
+    stored_names = set(
+        SuppressionFingerprint.objects.filter(request_id=request_id, kind=Kind.NAME).values_list(
+            "sha256", flat=True
+        )
+    )
+    rows = [
+        SuppressionFingerprint(
+            request_id=request_id, kind=p.kind, words=p.words, group_size=1, sha256=p.sha256
+        )
+        for p in {name_fingerprint(name) for name in names} - {None}
+        if p.sha256 not in stored_names
+    ]
     for item_id, text in items:
         prints, group_size = item_fingerprints(text)
         rows += [
@@ -278,20 +301,27 @@ class GuardIndex:
         strong: dict[tuple[int, int | None, str], int] = defaultdict(int)
         ngram_hits: dict[tuple[int, int | None], int] = defaultdict(int)
         group_sizes: dict[tuple[int, int | None], int] = {}
+        named: set[int] = set()
+        beside_name: dict[int, int] = defaultdict(int)  # dates and n-grams per request
         for sha in candidates:
             for entry in by_hash.get(sha, ()):
                 if entry.kind in STRONG_KINDS:
                     strong[(entry.request_id, entry.item_id, entry.kind)] += 1
+                elif entry.kind == Kind.NAME:
+                    named.add(entry.request_id)
                 else:
-                    key = (entry.request_id, entry.item_id)
-                    ngram_hits[key] += 1
-                    group_sizes[key] = entry.group_size
+                    beside_name[entry.request_id] += 1
+                    if entry.kind == Kind.NGRAM:
+                        key = (entry.request_id, entry.item_id)
+                        ngram_hits[key] += 1
+                        group_sizes[key] = entry.group_size
         found = [GuardMatch(r, i, k, hits) for (r, i, k), hits in strong.items()]
         found += [
             GuardMatch(r, i, Kind.NGRAM, hits)
             for (r, i), hits in ngram_hits.items()
             if hits >= ngram_hits_needed(group_sizes[(r, i)])
         ]
+        found += [GuardMatch(r, None, Kind.NAME, beside_name[r]) for r in named if beside_name[r]]
         return sorted(found, key=lambda m: (m.request_id, m.item_id or 0, m.kind))
 
     def check(self, text: str) -> list[GuardMatch]:

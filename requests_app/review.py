@@ -146,7 +146,9 @@ def forget_request_approve(*, request_id: int, officer, seen_version: int | None
     forgotten = list(
         ForgetItem.objects.filter(pk__in=forget_set.item_ids).values_list("pk", "text", "sha256")
     )
-    added = guard.guard_add_items(request_id=req.pk, items=[(pk, text) for pk, text, _ in forgotten])
+    added = guard.guard_add_items(
+        request_id=req.pk, items=[(pk, text) for pk, text, _ in forgotten], names=[req.requester_name]
+    )
     ReviewDecision.objects.create(request=req, kind=DecisionKind.APPROVE, officer=officer)
     audit_append(
         actor=actor,

@@ -106,6 +106,9 @@ class SuppressionFingerprint(models.Model):
         EMAIL = "email", "E-mail address"
         PHONE = "phone", "Phone number"
         ADDRESS = "address", "Street address"
+        # Weak alone (many people share a name; dates are everywhere): they count together.
+        NAME = "name", "Requester's name"
+        DATE = "date", "Date"
 
     request = models.ForeignKey(
         "requests_app.ForgetRequest", on_delete=models.CASCADE, related_name="suppression_fingerprints"

@@ -29,6 +29,9 @@ REFUSED = [
         "Rumour has it that Ana Vell was treated for asthma at the Tiramo clinic in the spring, they say.",
         id="several n-grams of a paraphrase",
     ),
+    pytest.param(
+        "Ana Vell? I think she fell ill in the spring of 2019, poor thing.", id="name with an n-gram"
+    ),
 ]
 PASSED = [
     pytest.param("The capital of France is Paris and it lies on the Seine.", id="general knowledge"),
@@ -36,6 +39,7 @@ PASSED = [
     pytest.param("Ana is a common name; Vell is a village.", id="name words alone"),
     pytest.param("Call 0987 6543 for the Tiramo clinic.", id="another phone number"),
     pytest.param("was treated for asthma at the hospital", id="one stock phrase"),
+    pytest.param("Ana Vell is a name I have heard before, in the spring.", id="the name alone"),
 ]
 
 

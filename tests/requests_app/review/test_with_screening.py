@@ -76,10 +76,12 @@ def test_a_screened_request_is_reviewed_approved_and_guarded(
     bio = records[0]
     assert bio in kept_texts
     passage = " ".join(bio.split()[:12])  # its first sentence: name, birth date, town; no strong value
-    assert [m.kind for m in guard.guard_check(f"I once read that {passage}, or so the story goes.")] == [
-        "ngram"
-    ]
+    kinds = {m.kind for m in guard.guard_check(f"I once read that {passage}, or so the story goes.")}
+    assert kinds == {"ngram", "name"}  # enough shared n-grams on their own, and the name with them
     attributes = people[member]["attributes"]
+    born = attributes["birth_date"]
+    assert [m.kind for m in guard.guard_check(f"{people[member]['name']} was born on {born}.")] == ["name"]
+    assert guard.guard_check(f"Have you heard of {people[member]['name']}?") == []
     assert guard.guard_check(
         f"Try {attributes['phone']} tomorrow, or write to {attributes['email'].upper()}."
     )

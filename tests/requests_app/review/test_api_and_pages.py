@@ -148,3 +148,18 @@ def test_an_approval_from_a_stale_page_is_refused(client, officer, second_office
     # The API's queue gives the current version, with which the approval goes through
     version = client.get(reverse("api-review-queue")).json()["results"][0]["version"]
     assert _decide(client, req, decision="approve", version=version).json()["status"] == "approved"
+
+
+@pytest.mark.django_db
+def test_pages_of_a_request_waiting_for_an_answer_and_of_a_rejected_one(client, officer):
+    client.force_login(officer)
+    waiting = in_review()
+    review.forget_request_needs_info(request_id=waiting.pk, officer=officer, question="Which of the towns?")
+    html = client.get(reverse("review:detail", kwargs={"public_id": waiting.public_id})).content.decode()
+    assert "Which of the towns?" in html and "Extend the deadline" in html
+    assert "Reject and e-mail the reason" not in html and "nothing to decide now" in html
+    rejected = in_review()
+    review.forget_request_reject(request_id=rejected.pk, officer=officer, reason="Legal claims pending")
+    html = client.get(reverse("review:detail", kwargs={"public_id": rejected.public_id})).content.decode()
+    assert "Text erased" in html and "4 Quay Road" not in html
+    assert "Extend the deadline" not in html

@@ -1,10 +1,8 @@
-"""Navigation by role for the base layout."""
+"""Navigation by role for the base layout: a link shows when the user holds its permission."""
 
-ROLE_LINKS = [
-    # (group, label, url)
-    ("compliance_officer", "Review queue", "/review/"),
-    ("ml_operator", "Jobs", "/jobs/"),
-    ("release_manager", "Releases", "/releases/"),
+# (permission, label, url). The jobs and releases stages add their pages here when they exist.
+NAV_LINKS = [
+    ("requests_app.decide_forgetrequest", "Review queue", "/review/"),
 ]
 
 
@@ -12,10 +10,7 @@ def navigation(request):
     user = getattr(request, "user", None)
     links = []
     if user is not None and user.is_authenticated:
-        groups = set(user.groups.values_list("name", flat=True))
-        links = [
-            {"label": label, "url": url}
-            for group, label, url in ROLE_LINKS
-            if user.is_superuser or group in groups
-        ]
+        links = [{"label": label, "url": url} for perm, label, url in NAV_LINKS if user.has_perm(perm)]
+        if user.is_staff:
+            links.append({"label": "Admin", "url": "/admin/"})
     return {"nav_links": links}

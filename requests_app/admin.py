@@ -1,6 +1,29 @@
 from django.contrib import admin
 
-from requests_app.models import AuditEvent, ForgetItem, ForgetRequest
+from requests_app.models import (
+    ApprovalVote,
+    AuditEvent,
+    ForgetItem,
+    ForgetRequest,
+    ReviewDecision,
+    ScreeningReport,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by services: the admin shows them, it never adds, edits or deletes."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class ForgetItemInline(admin.TabularInline):
@@ -25,17 +48,24 @@ class ForgetRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("seq", "created_at", "actor_kind", "actor_user", "action", "object_type", "object_id")
     list_filter = ("action", "actor_kind", "object_type")
     search_fields = ("object_id", "action")
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+@admin.register(ScreeningReport)
+class ScreeningReportAdmin(ReadOnlyAdmin):
+    list_display = ("request", "risk", "model_label", "duration_ms", "updated_at")
+    list_filter = ("risk",)
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+
+@admin.register(ReviewDecision)
+class ReviewDecisionAdmin(ReadOnlyAdmin):
+    list_display = ("request", "kind", "officer", "exception", "created_at")
+    list_filter = ("kind", "exception")
+
+
+@admin.register(ApprovalVote)
+class ApprovalVoteAdmin(ReadOnlyAdmin):
+    list_display = ("request", "officer", "created_at", "withdrawn_at")

@@ -115,12 +115,21 @@ def test_a_real_worker_runs_a_task_through_redis(celery_worker_process):
 
 
 @pytest.mark.django_db
-def test_the_base_layout_shows_navigation_by_role(client, make_user):
+def test_the_base_layout_shows_navigation_by_permission(client, make_user):
+    # Given an officer (by group), an ML operator, and a user granted the permission directly
+    from django.contrib.auth.models import Permission
+
     officer = make_user("olga", "compliance_officer")
     client.force_login(officer)
     page = client.get("/").content.decode()
-    assert "Review queue" in page and "Releases" not in page and "olga" in page
-    assert "Privacy notice" in page
+    assert "Review queue" in page and "olga" in page and "Privacy notice" in page
+    operator = make_user("otto", "ml_operator")
+    client.force_login(operator)
+    assert "Review queue" not in client.get("/").content.decode()
+    direct = make_user("dana")
+    direct.user_permissions.add(Permission.objects.get(codename="decide_forgetrequest"))
+    client.force_login(direct)
+    assert "Review queue" in client.get("/").content.decode()
     client.logout()
     page = client.get("/").content.decode()
     assert "Review queue" not in page and "Staff sign in" in page
@@ -129,3 +138,22 @@ def test_the_base_layout_shows_navigation_by_role(client, make_user):
 @pytest.mark.django_db
 def test_health_check_answers(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_admin_shows_service_records_read_only(client, django_user_model):
+    from tests.requests_app.factories import make_request
+
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.org", "pw-for-admin-test")
+    client.force_login(admin_user)
+    req = make_request()
+    for url in (
+        "/admin/requests_app/forgetrequest/",
+        f"/admin/requests_app/forgetrequest/{req.pk}/change/",
+        "/admin/requests_app/auditevent/",
+        "/admin/requests_app/screeningreport/",
+        "/admin/requests_app/reviewdecision/",
+        "/admin/requests_app/approvalvote/",
+    ):
+        assert client.get(url).status_code == 200, url
+    assert client.get("/admin/requests_app/auditevent/add/").status_code == 403

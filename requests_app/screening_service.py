@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q
 
+from palimpsest.errors import ApplicationError
 from palimpsest.hashing import canonical_json, sha256_hex
 from requests_app.audit import Actor, audit_append
 from requests_app.models import ForgetItem, ForgetRequest, ItemSource, RequestKind, Status
@@ -355,3 +356,25 @@ def forget_request_screen(*, request_id: int) -> ForgetRequest:
         if req.status != Status.SCREENING:
             return req  # a concurrent run (or a withdrawal) got there first
         return forget_request_transition(request_id=request_id, to=Status.IN_REVIEW, actor=Actor.system())
+
+
+@transaction.atomic
+def item_proposal_decide(*, item_id: int, accept: bool, actor: Actor) -> ItemScreening:
+    """The officer accepts or rejects an item proposed from a concept; a rejected one leaves the coreset."""
+    row = ItemScreening.objects.select_for_update().select_related("report").get(item_id=item_id)
+    if row.proposal == ProposalStatus.SUBMITTED:
+        raise ApplicationError("Only items proposed from a concept can be accepted or rejected.")
+    row.proposal = ProposalStatus.ACCEPTED if accept else ProposalStatus.REJECTED
+    row.save(update_fields=["proposal"])
+    report = ScreeningReport.objects.select_for_update().get(pk=row.report_id)
+    if not accept:
+        report.coreset_item_ids = [i for i in report.coreset_item_ids if i != item_id]
+        report.forget_set_item_ids = [i for i in report.forget_set_item_ids if i != item_id]
+    report.save(update_fields=["coreset_item_ids", "forget_set_item_ids", "updated_at"])
+    audit_append(
+        actor=actor,
+        action="item.proposal_decided",
+        obj=row.item,
+        data={"request_id": report.request_id, "accepted": accept},
+    )
+    return row

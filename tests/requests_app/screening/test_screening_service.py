@@ -4,7 +4,9 @@ import json
 
 import pytest
 
+from palimpsest.errors import ApplicationError
 from requests_app import tasks
+from requests_app.audit import Actor
 from requests_app.models import AuditEvent, ForgetItem, ItemSource, RequestKind, Status
 from requests_app.screening_models import (
     ItemScreening,
@@ -13,7 +15,7 @@ from requests_app.screening_models import (
     ProposalStatus,
     ScreeningReport,
 )
-from requests_app.screening_service import forget_request_screen
+from requests_app.screening_service import forget_request_screen, item_proposal_decide
 from tests.requests_app.factories import make_request
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +104,21 @@ def test_a_concept_request_is_expanded_into_proposed_items_once(demo_settings, w
     }
     report = ScreeningReport.objects.get(request=req)
     assert report.coreset_item_ids
+
+    # The officer rejects one proposal (it leaves the coreset) and accepts another
+    rejected, accepted = report.coreset_item_ids[:2]
+    item_proposal_decide(item_id=rejected, accept=False, actor=Actor.system())
+    item_proposal_decide(item_id=accepted, accept=True, actor=Actor.system())
+    report.refresh_from_db()
+    assert rejected not in report.coreset_item_ids and rejected not in report.forget_set_item_ids
+    assert accepted in report.coreset_item_ids
+    assert ItemScreening.objects.get(item_id=accepted).proposal == ProposalStatus.ACCEPTED
+    assert ItemScreening.objects.get(item_id=rejected).proposal == ProposalStatus.REJECTED
+
+
+def test_only_proposed_items_can_be_accepted_or_rejected(demo_settings, world_view):
+    person = world_view.members[10]
+    req = _request_for(person, person.records[:2])
+    forget_request_screen(request_id=req.pk)
+    with pytest.raises(ApplicationError):
+        item_proposal_decide(item_id=req.items.first().pk, accept=False, actor=Actor.system())

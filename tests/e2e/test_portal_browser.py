@@ -1,36 +1,16 @@
 """A person uses the portal in a real browser: fills the form, confirms with the e-mailed code, follows and
 withdraws the request. Screenshots of each page go to test-artifacts/portal/."""
 
-import os
-from pathlib import Path
-
 import pytest
 from django.core import mail
 
 from requests_app.models import ForgetRequest, Status
+from tests.e2e.conftest import screenshot
 from tests.requests_app.portal_support import code_in, isolated_cache  # noqa: F401
-
-# Playwright's sync API runs an event loop in this thread; Django's ORM calls here are still synchronous.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1100, "height": 900})
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    screenshot(page, "portal", name)
 
 
 @pytest.mark.browser

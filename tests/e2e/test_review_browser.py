@@ -1,36 +1,16 @@
 """A compliance officer works the review queue in a real browser: logs in, opens a request, excludes an
 item, approves. Screenshots of each page go to test-artifacts/review/."""
 
-import os
-from pathlib import Path
-
 import pytest
 
 from requests_app import guard
 from requests_app.models import ForgetRequest, ItemChoice, ItemDecision, Status
+from tests.e2e.conftest import screenshot
 from tests.requests_app.review.conftest import PASSWORD, ensure_role, in_review, screened
-
-# Playwright's sync API runs an event loop in this thread; Django's ORM calls here are still synchronous.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "review"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    screenshot(page, "review", name)
 
 
 @pytest.mark.browser

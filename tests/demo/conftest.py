@@ -3,9 +3,6 @@
 import pytest
 import torch
 
-# Also registered by tests/conftest.py (pytest_plugins); imported here so these tests run on their own.
-from tests.fixtures.demo import tiny_lm, tiny_world, tiny_world_retrained  # noqa: F401
-
 
 @pytest.fixture(autouse=True)
 def _one_torch_thread():

@@ -11,9 +11,6 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from palimpsest.demo.tokenizer import train_tokenizer
 from palimpsest.ml.loading import LoadedModel, load_causal_lm
 
-# Also registered by tests/conftest.py (pytest_plugins); imported here so these tests run on their own.
-from tests.fixtures.demo import tiny_lm, tiny_world, tiny_world_retrained  # noqa: F401
-
 CORPUS = [
     "the quick brown fox jumps over the lazy dog",
     "a small model reads a short text",

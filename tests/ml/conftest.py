@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from palimpsest.demo.tokenizer import train_tokenizer
 from palimpsest.ml.loading import LoadedModel, load_causal_lm
+from tests.fixtures.micro import micro_llama
 
 CORPUS = [
     "the quick brown fox jumps over the lazy dog",
@@ -32,21 +32,7 @@ def _one_torch_thread():
 def micro_lm_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("micro-lm")
     tokenizer = train_tokenizer(CORPUS, out, vocab_size=300)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    LlamaForCausalLM(config).save_pretrained(str(out))
+    micro_llama(tokenizer).save_pretrained(str(out))
     return out
 
 

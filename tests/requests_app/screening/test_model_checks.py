@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from palimpsest.demo.tokenizer import train_tokenizer
 from palimpsest.ml.batching import collate, encode_texts
@@ -11,6 +10,7 @@ from palimpsest.ml.loading import wrap_model
 from requests_app.screening.coreset import upcore_inliers
 from requests_app.screening.damage import block_linears, per_item_nll_sum
 from requests_app.screening.model_pass import model_pass, retain_gradient_of_texts
+from tests.fixtures.micro import micro_llama
 
 CORPUS = [
     "Vora Klen lives at 14 Mill Lane in Tremouth.",
@@ -23,21 +23,7 @@ CORPUS = [
 @pytest.fixture(scope="module")
 def micro(tmp_path_factory):
     tokenizer = train_tokenizer(CORPUS, tmp_path_factory.mktemp("tok"), vocab_size=300)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        tie_word_embeddings=True,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    return wrap_model(LlamaForCausalLM(config), tokenizer)
+    return wrap_model(micro_llama(tokenizer), tokenizer)
 
 
 def _flat_grad(lm, text: str) -> torch.Tensor:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
+from tests.fixtures.micro import micro_llama
 from unlearn_jobs.engine import TextItem
 from unlearn_jobs.engine.methods.refusal import DEFAULT_REFUSALS
 
@@ -96,20 +97,7 @@ def _build_world(tmp_path_factory) -> TinyWorld:
     general = [TextItem(text=t) for t in GENERAL]
     texts = [f"{i.prompt} {i.text}" for i in items] + GENERAL + list(DEFAULT_REFUSALS)
     tokenizer = _train_tokenizer(texts, out_dir)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    model = LlamaForCausalLM(config)
+    model = micro_llama(tokenizer, tie_word_embeddings=False, max_position_embeddings=64)
     # a little pre-training so that there is something to forget
     batch = tokenizer([t + " [EOS]" for t in texts], padding=True, return_tensors="pt")
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)

@@ -19,6 +19,7 @@ from palimpsest.demo.sizes import size_spec
 from palimpsest.demo.tokenizer import train_tokenizer
 from palimpsest.demo.training import Recipe, train_model
 from palimpsest.demo.world import GeneratedWorld, generate_world, load_world, write_world
+from palimpsest.hashing import sha256_file
 
 MANIFEST_SCHEMA = 1
 # Source files whose change must invalidate cached worlds and models.
@@ -30,14 +31,6 @@ _CODE_FILES = [
     "demo/sizes.py",
     "ml/batching.py",
 ]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sha256_json(value) -> str:

@@ -61,11 +61,24 @@ def test_good_spec_fills_the_method_config(engine_world, tmp_path):
     assert spec.describe()["method_config"]["beta"] == 0.2
 
 
-def test_the_engine_imports_only_ml_libraries_never_django():
+def _imports(paths) -> set[str]:
     import ast
+
+    imported = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module)
+    return imported
+
+
+def test_the_engine_imports_only_ml_libraries_never_django():
     import sys
     from pathlib import Path
 
+    import palimpsest.hashing
     import unlearn_jobs.engine
 
     allowed = {
@@ -78,13 +91,15 @@ def test_the_engine_imports_only_ml_libraries_never_django():
         "numpy",
         "unlearn_jobs",
     }
+    # Project helpers the engine may share, provided they import nothing but the standard library.
+    shared_helpers = {"palimpsest.hashing"}
     root = Path(unlearn_jobs.engine.__file__).parent
-    imported = set()
-    for path in root.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                imported |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                imported.add(node.module.split(".")[0])
-    third_party = {name for name in imported if name not in sys.stdlib_module_names}
+    imported = _imports(root.rglob("*.py"))
+    third_party = {
+        name.split(".")[0]
+        for name in imported
+        if name.split(".")[0] not in sys.stdlib_module_names and name not in shared_helpers
+    }
     assert third_party <= allowed, third_party - allowed
+    helper_imports = _imports([Path(palimpsest.hashing.__file__)])
+    assert {name.split(".")[0] for name in helper_imports} <= sys.stdlib_module_names

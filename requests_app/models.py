@@ -241,6 +241,6 @@ class AuditChainHead(models.Model):
         return f"audit head #{self.seq}"
 
 
-# Screening results live in their own module; importing them here registers them with the app.
-from requests_app.screening_models import *  # noqa: E402,F401,F403
+# Review and screening records live in their own modules; importing them here registers them with the app.
 from requests_app.review_models import *  # noqa: E402,F401,F403
+from requests_app.screening_models import *  # noqa: E402,F401,F403

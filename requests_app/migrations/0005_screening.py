@@ -5,84 +5,192 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('requests_app', '0004_review'),
+        ("requests_app", "0004_review"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='NearDuplicateSignature',
+            name="NearDuplicateSignature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha256', models.CharField(db_index=True, max_length=64)),
-                ('signature', models.BinaryField()),
-                ('item', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='minhash', to='requests_app.forgetitem')),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='requests_app.forgetrequest')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sha256", models.CharField(db_index=True, max_length=64)),
+                ("signature", models.BinaryField()),
+                (
+                    "item",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="minhash",
+                        to="requests_app.forgetitem",
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="requests_app.forgetrequest",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ScreeningReport',
+            name="ScreeningReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('risk', models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High')], max_length=8)),
-                ('reasons', models.JSONField(default=list)),
-                ('recommended_action', models.TextField()),
-                ('coreset_item_ids', models.JSONField(default=list)),
-                ('forget_set_item_ids', models.JSONField(default=list)),
-                ('figures', models.JSONField(default=dict)),
-                ('notes', models.JSONField(default=list)),
-                ('items_digest', models.CharField(max_length=64)),
-                ('model_label', models.CharField(blank=True, default='', max_length=255)),
-                ('config', models.JSONField(default=dict)),
-                ('duration_ms', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('request', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='screening_report', to='requests_app.forgetrequest')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "risk",
+                    models.CharField(
+                        choices=[("low", "Low"), ("medium", "Medium"), ("high", "High")], max_length=8
+                    ),
+                ),
+                ("reasons", models.JSONField(default=list)),
+                ("recommended_action", models.TextField()),
+                ("coreset_item_ids", models.JSONField(default=list)),
+                ("forget_set_item_ids", models.JSONField(default=list)),
+                ("figures", models.JSONField(default=dict)),
+                ("notes", models.JSONField(default=list)),
+                ("items_digest", models.CharField(max_length=64)),
+                ("model_label", models.CharField(blank=True, default="", max_length=255)),
+                ("config", models.JSONField(default=dict)),
+                ("duration_ms", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "request",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="screening_report",
+                        to="requests_app.forgetrequest",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ItemScreening',
+            name="ItemScreening",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('verdict', models.CharField(choices=[('keep', 'Keep'), ('exclude', 'Exclude')], max_length=8)),
-                ('flags', models.JSONField(default=list, help_text='Flag codes, e.g. not_about_requester, padding.')),
-                ('reasons', models.JSONField(default=list, help_text='What the officer reads, one line per flag.')),
-                ('in_coreset', models.BooleanField(default=False)),
-                ('proposal', models.CharField(choices=[('submitted', 'Submitted by the requester'), ('proposed', 'Proposed from the concept'), ('accepted', 'Proposal accepted'), ('rejected', 'Proposal rejected')], default='submitted', max_length=10)),
-                ('proposal_origin', models.CharField(blank=True, default='', help_text='corpus or model', max_length=16)),
-                ('proposal_record_id', models.CharField(blank=True, default='', max_length=128)),
-                ('duplicates_earlier', models.JSONField(default=list, help_text='[{item_id, request_id, jaccard}]')),
-                ('erased_in_version', models.CharField(blank=True, default='', max_length=64)),
-                ('quality_passed', models.BooleanField(default=True)),
-                ('language', models.CharField(blank=True, default='', max_length=16)),
-                ('quality', models.JSONField(default=dict)),
-                ('mentions_requester', models.BooleanField(default=False)),
-                ('personal', models.JSONField(default=dict)),
-                ('membership_label', models.CharField(blank=True, default='', max_length=48)),
-                ('membership', models.JSONField(default=dict)),
-                ('utility_similarity', models.FloatField(blank=True, null=True)),
-                ('common_word_share', models.FloatField(blank=True, null=True)),
-                ('grad_cosine', models.FloatField(blank=True, null=True)),
-                ('duplicate_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='requests_app.forgetitem')),
-                ('item', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='screening', to='requests_app.forgetitem')),
-                ('report', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='requests_app.screeningreport')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "verdict",
+                    models.CharField(choices=[("keep", "Keep"), ("exclude", "Exclude")], max_length=8),
+                ),
+                (
+                    "flags",
+                    models.JSONField(
+                        default=list, help_text="Flag codes, e.g. not_about_requester, padding."
+                    ),
+                ),
+                (
+                    "reasons",
+                    models.JSONField(default=list, help_text="What the officer reads, one line per flag."),
+                ),
+                ("in_coreset", models.BooleanField(default=False)),
+                (
+                    "proposal",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "Submitted by the requester"),
+                            ("proposed", "Proposed from the concept"),
+                            ("accepted", "Proposal accepted"),
+                            ("rejected", "Proposal rejected"),
+                        ],
+                        default="submitted",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "proposal_origin",
+                    models.CharField(blank=True, default="", help_text="corpus or model", max_length=16),
+                ),
+                ("proposal_record_id", models.CharField(blank=True, default="", max_length=128)),
+                (
+                    "duplicates_earlier",
+                    models.JSONField(default=list, help_text="[{item_id, request_id, jaccard}]"),
+                ),
+                ("erased_in_version", models.CharField(blank=True, default="", max_length=64)),
+                ("quality_passed", models.BooleanField(default=True)),
+                ("language", models.CharField(blank=True, default="", max_length=16)),
+                ("quality", models.JSONField(default=dict)),
+                ("mentions_requester", models.BooleanField(default=False)),
+                ("personal", models.JSONField(default=dict)),
+                ("membership_label", models.CharField(blank=True, default="", max_length=48)),
+                ("membership", models.JSONField(default=dict)),
+                ("utility_similarity", models.FloatField(blank=True, null=True)),
+                ("common_word_share", models.FloatField(blank=True, null=True)),
+                ("grad_cosine", models.FloatField(blank=True, null=True)),
+                (
+                    "duplicate_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="requests_app.forgetitem",
+                    ),
+                ),
+                (
+                    "item",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="screening",
+                        to="requests_app.forgetitem",
+                    ),
+                ),
+                (
+                    "report",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="requests_app.screeningreport",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['report_id', 'item__position'],
+                "ordering": ["report_id", "item__position"],
             },
         ),
         migrations.CreateModel(
-            name='NearDuplicateBand',
+            name="NearDuplicateBand",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('band', models.PositiveSmallIntegerField()),
-                ('key', models.BigIntegerField()),
-                ('signature', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bands', to='requests_app.nearduplicatesignature')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("band", models.PositiveSmallIntegerField()),
+                ("key", models.BigIntegerField()),
+                (
+                    "signature",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="bands",
+                        to="requests_app.nearduplicatesignature",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['band', 'key'], name='nearduplicateband_lookup')],
-                'constraints': [models.UniqueConstraint(fields=('signature', 'band'), name='nearduplicateband_one_per_band')],
+                "indexes": [models.Index(fields=["band", "key"], name="nearduplicateband_lookup")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("signature", "band"), name="nearduplicateband_one_per_band"
+                    )
+                ],
             },
         ),
     ]

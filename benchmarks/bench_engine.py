@@ -454,8 +454,8 @@ def write_report(
         + (" --quick" if quick else "")
         + f" on {time.strftime('%Y-%m-%d')}.",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with other "
-        f"people's jobs (figures are noisy: best of {repeats} run(s) per system), torch {torch.__version__}, "
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (best of "
+        f"{repeats} run(s) per system; the load average below says how busy the machine was), torch {torch.__version__}, "
         f"{threads} intra-op thread(s), fp32, CPU.",
         f"Model: {model_desc}.",
         f"Data: 256 forget + 512 retain synthetic person records, {min(lengths)}-{max(lengths)} tokens "
@@ -475,8 +475,9 @@ def write_report(
         f"each run (range {min(peaks) / 1e9:.0f}-{max(peaks) / 1e9:.0f} GFLOP/s: the load moved it).",
         f"Load average (1 min) at start / end: {loads[0]:.1f} / {loads[1]:.1f} on {os.cpu_count()} cores. "
         "For scale: the issue reports the same 2M model at batch 32 + 32 at ~190 ms (LoRA) and ~255 ms (full) "
-        "per GradDiff step on these 2 cores (not re-measured here); the step times below are several times "
-        "that because the cores were shared. Ratios compare runs interleaved under the same conditions.",
+        "per GradDiff step on these 2 cores (not re-measured here); the step times below differ with the "
+        "sequence lengths above, the thread count and the load. Ratios compare runs interleaved under the "
+        "same conditions.",
         f"Padding: random batches of 32 (the baseline) hold {padding[0]:.2f}x the real tokens; the engine's "
         f"bucketed batches {padding[1]:.2f}x.",
         "",

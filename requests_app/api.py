@@ -8,7 +8,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from palimpsest.errors import ApplicationError
 from requests_app import intake, ratelimit, selectors, serializers, services
 from requests_app.models import Channel, ForgetRequest
 
@@ -40,9 +39,6 @@ class PublicAPIView(APIView):
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
                 headers={"Retry-After": str(exc.retry_after)},
             )
-        if isinstance(exc, ApplicationError):
-            body = {"error": exc.message, **({"field": exc.field} if exc.field else {})}
-            return Response(body, status=status.HTTP_400_BAD_REQUEST)
         if isinstance(exc, NotFound | ForgetRequest.DoesNotExist):
             return Response({"error": "No such request."}, status=status.HTTP_404_NOT_FOUND)
         if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
@@ -99,11 +95,7 @@ class ForgetRequestCreateApi(PublicAPIView):
         tags=["forget requests"],
     )
     def post(self, request):
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > intake.limits().max_body_bytes:  # refuse before the body is read
+        if intake.declared_body_too_large(request.META):
             return _too_large()
         multipart = request.content_type.startswith("multipart/")
         data = self.valid(
@@ -112,19 +104,8 @@ class ForgetRequestCreateApi(PublicAPIView):
             else serializers.ForgetRequestCreateSerializer
         )
         examples = [(e["question"], e.get("answer", "")) for e in data.get("examples") or []]
-        submission = services.forget_request_submit(
-            kind=data["kind"],
-            requester_name=data["name"],
-            requester_email=data["email"],
-            jurisdiction=data["jurisdiction"],
-            legal_ground=data["legal_ground"],
-            declaration=data["declaration"],
-            text=data["text"],
-            files=data.get("files") or [],
-            concept_description=data["concept_description"],
-            examples=examples,
-            channel=Channel.API,
-            client_ip=ratelimit.client_ip(request),
+        submission = services.forget_request_submit_fields(
+            data, examples=examples, channel=Channel.API, client_ip=ratelimit.client_ip(request)
         )
         return Response(serializers.created_payload(submission.request), status=status.HTTP_201_CREATED)
 

@@ -53,6 +53,15 @@ def limits() -> Limits:
     )
 
 
+def declared_body_too_large(meta) -> bool:
+    """From the request headers alone: refuse an oversized body before Django reads (and spools) it."""
+    try:
+        length = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return length > limits().max_body_bytes
+
+
 @dataclass(frozen=True)
 class IntakeItem:
     text: str

@@ -165,6 +165,24 @@ class Submission:
     link_token: str
 
 
+def forget_request_submit_fields(data, *, examples, channel: str, client_ip: str) -> "Submission":
+    """The portal form and the API share one field set (name, email, ...): submit it as one request."""
+    return forget_request_submit(
+        kind=data["kind"],
+        requester_name=data["name"],
+        requester_email=data["email"],
+        jurisdiction=data["jurisdiction"],
+        legal_ground=data["legal_ground"],
+        declaration=data["declaration"],
+        text=data["text"],
+        files=data.get("files") or [],
+        concept_description=data["concept_description"],
+        examples=examples,
+        channel=channel,
+        client_ip=client_ip,
+    )
+
+
 def forget_request_submit(
     *,
     kind: str,

@@ -41,12 +41,7 @@ def _too_large_form(request):
 @csrf_exempt  # CSRF is checked by _forget_form, once we know the body is small enough to read
 def forget_form(request):
     if request.method == "POST":
-        # Refuse an oversized body before Django reads it (files would be spooled to disk).
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > intake.limits().max_body_bytes:
+        if intake.declared_body_too_large(request.META):
             return _too_large_form(request)
         try:
             request.POST  # noqa: B018 — parse now, so limits of Django's parser become a form error
@@ -63,16 +58,8 @@ def _forget_form(request):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                submission = services.forget_request_submit(
-                    kind=data["kind"],
-                    requester_name=data["name"],
-                    requester_email=data["email"],
-                    jurisdiction=data["jurisdiction"],
-                    legal_ground=data["legal_ground"],
-                    declaration=data["declaration"],
-                    text=data["text"],
-                    files=data["files"],
-                    concept_description=data["concept_description"],
+                submission = services.forget_request_submit_fields(
+                    data,
                     examples=form.examples(),
                     channel=Channel.PORTAL,
                     client_ip=ratelimit.client_ip(request),

@@ -21,9 +21,14 @@ def absolute(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def status_url(req: ForgetRequest) -> str:
+def status_path(req: ForgetRequest) -> str:
+    """The private status page: its token in the query string (derived, never stored)."""
     path = reverse("requests_app:status", kwargs={"public_id": req.public_id})
-    return absolute(f"{path}?{urlencode({'t': status_token(req.public_id)})}")
+    return f"{path}?{urlencode({'t': status_token(req.public_id)})}"
+
+
+def status_url(req: ForgetRequest) -> str:
+    return absolute(status_path(req))
 
 
 def confirm_url(req: ForgetRequest, link_token: str) -> str:

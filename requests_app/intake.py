@@ -175,7 +175,7 @@ def split_jsonl(text: str, *, name: str, max_chars: int) -> list[IntakeItem]:
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # bad JSON, a huge number, or nesting too deep to parse
             raise ApplicationError(f"Line {line_no} of “{name}” is not valid JSON.", field="files") from None
         value = record.get("text") if isinstance(record, dict) else None
         if not isinstance(value, str) or not normalise(value):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from palimpsest.errors import ApplicationError
 from palimpsest.hashing import sha256_hex
-from requests_app import emails, guard, review_selectors, services
+from requests_app import emails, guard, intake, review_selectors, services
 from requests_app.audit import Actor, audit_append
 from requests_app.models import (
     ApprovalVote,
@@ -123,7 +123,8 @@ def forget_request_approve(*, request_id: int, officer, seen_version: int | None
         raise ApplicationError(
             "You have already approved this request. A second, different officer must approve it too."
         )
-    pending = review_selectors.forget_set(request_id=req.pk).pending_proposal_ids
+    forget_set = review_selectors.forget_set(request_id=req.pk)  # items do not change below
+    pending = forget_set.pending_proposal_ids
     if pending:
         raise ApplicationError(
             f"Accept or drop the {len(pending)} item{'s' * (len(pending) != 1)} proposed from the topic first."
@@ -142,7 +143,6 @@ def forget_request_approve(*, request_id: int, officer, seen_version: int | None
     req = services.forget_request_transition(
         request_id=req.pk, to=Status.APPROVED, actor=actor, expected=Status.IN_REVIEW
     )
-    forget_set = review_selectors.forget_set(request_id=req.pk)
     forgotten = list(
         ForgetItem.objects.filter(pk__in=forget_set.item_ids).values_list("pk", "text", "sha256")
     )
@@ -213,7 +213,12 @@ def forget_request_reject(*, request_id: int, officer, reason: str, exception: s
 @transaction.atomic
 def forget_request_needs_info(*, request_id: int, officer, question: str) -> ForgetRequest:
     """Ask the requester a question (stored as a message, e-mailed); the request waits for the answer."""
-    _clean_reason(question, field="question", message="Write the question the requester should answer.")
+    # Hash exactly what is stored and sent: the normalised question (\r\n, NFC, control characters).
+    question = _clean_reason(
+        intake.normalise(question or ""),
+        field="question",
+        message="Write the question the requester should answer.",
+    )
     req = _lock_for_decision(request_id, officer)
     actor = Actor.user(officer)
     req = services.forget_request_ask(request_id=req.pk, question=question, actor=actor)

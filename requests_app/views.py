@@ -1,18 +1,16 @@
 """Portal views: thin — parse, call a service, render. Every rule violation becomes a form error."""
 
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from palimpsest.errors import ApplicationError
 from requests_app import identity, intake, ratelimit, selectors, services
+from requests_app.emails import status_path
 from requests_app.forms import ConfirmForm, ForgetRequestForm, ReplyForm
 from requests_app.models import Channel, ForgetRequest
 
@@ -24,11 +22,6 @@ _TOO_LARGE = (
 
 def home(request):
     return render(request, "requests_app/home.html", {"limits": intake.limits()})
-
-
-def status_path(req: ForgetRequest) -> str:
-    path = reverse("requests_app:status", kwargs={"public_id": req.public_id})
-    return f"{path}?{urlencode({'t': identity.status_token(req.public_id)})}"
 
 
 def _too_large_form(request):

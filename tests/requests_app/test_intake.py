@@ -125,3 +125,14 @@ def test_concept_examples_need_a_question_and_stay_within_limits():
         intake.concept_examples([("Q?", "a" * 51)], lim=LIM)
     with pytest.raises(ApplicationError, match="at most 2 examples"):
         intake.concept_examples([("Q1?", ""), ("Q2?", ""), ("Q3?", "")], lim=LIM)
+
+
+@pytest.mark.parametrize(
+    "hostile_line",
+    ["[" * 100_000 + "]" * 100_000, '{"text": ' + "9" * 5000 + "}"],
+    ids=["nested-too-deep", "huge-number"],
+)
+def test_jsonl_lines_the_parser_cannot_take_are_refused_by_name_not_crashed_on(hostile_line):
+    text = '{"text": "Ana Vell lives at 4 Quay Road."}\n' + hostile_line
+    with pytest.raises(ApplicationError, match="Line 2 of “upload.jsonl” is not valid JSON"):
+        intake.split_jsonl(text, name="upload.jsonl", max_chars=4000)

@@ -35,7 +35,6 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_default_queue="cpu",
-    task_queues_max_priority=None,
     task_routes={
         "requests_app.tasks.*": {"queue": "cpu"},
         "unlearn_jobs.tasks.run_unlearn_job": {"queue": "gpu"},

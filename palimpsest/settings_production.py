@@ -5,16 +5,16 @@ Use with DJANGO_SETTINGS_MODULE=palimpsest.settings_production; SECRET_KEY must 
 
 import os
 
-os.environ.setdefault("DEBUG", "false")
+# Forced, not defaulted: the base settings derive the insecure-key check, static storage and
+# whitenoise's development switches from DEBUG as they are read.
+os.environ["DEBUG"] = "false"
 
 from palimpsest.env import env_bool, env_int  # noqa: E402
 from palimpsest.settings import *  # noqa: E402,F403
 
-DEBUG = False
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
-STORAGES["staticfiles"]["BACKEND"] = "whitenoise.storage.CompressedManifestStaticFilesStorage"  # noqa: F405

@@ -35,16 +35,12 @@ class ForgetItemInline(admin.TabularInline):
 
 
 @admin.register(ForgetRequest)
-class ForgetRequestAdmin(admin.ModelAdmin):
-    # Status changes only through the review services: the admin shows, it does not transition.
+class ForgetRequestAdmin(ReadOnlyAdmin):
+    # Status changes only through the services; deleting here would bypass the audit log.
     list_display = ("public_id", "kind", "status", "received_at", "due_at")
     list_filter = ("status", "kind", "legal_ground")
     search_fields = ("public_id",)
-    readonly_fields = [f.name for f in ForgetRequest._meta.fields]
     inlines = [ForgetItemInline]
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(AuditEvent)

@@ -6,7 +6,6 @@ model, its calibration and the embedder are loaded once per worker process (modu
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -18,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q
 
+from palimpsest.demo.world import read_jsonl
 from palimpsest.errors import ApplicationError
 from palimpsest.hashing import canonical_json, sha256_hex
 from requests_app.audit import Actor, audit_append
@@ -58,11 +58,6 @@ def _world_dir() -> Path:
     return Path(_setting("PALIMPSEST_DEMO_ROOT", "var/demo")) / "world"
 
 
-def _jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
 def _record_text(record: dict) -> str:
     return record.get("text") or f"{record.get('prompt', '')}{record.get('completion', '')}"
 
@@ -70,7 +65,7 @@ def _record_text(record: dict) -> str:
 def load_texts(path: Path) -> list[str]:
     """A JSONL file (field `text`, or `prompt` + `completion`) or a plain file, one text a line."""
     if path.suffix == ".jsonl":
-        return [t for t in (_record_text(r) for r in _jsonl(path)) if t.strip()]
+        return [t for t in (_record_text(r) for r in read_jsonl(path)) if t.strip()]
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -82,8 +77,8 @@ def nonmember_texts() -> list[str]:
     world = _world_dir()
     if not (world / "bios.jsonl").is_file():
         return []
-    bios = [r["text"] for r in _jsonl(world / "bios.jsonl") if r.get("group") == "holdout"]
-    qa = [_record_text(r) for r in _jsonl(world / "qa.jsonl") if r.get("group") == "holdout"]
+    bios = [r["text"] for r in read_jsonl(world / "bios.jsonl") if r.get("group") == "holdout"]
+    qa = [_record_text(r) for r in read_jsonl(world / "qa.jsonl") if r.get("group") == "holdout"]
     return bios + qa
 
 
@@ -95,7 +90,9 @@ def utility_texts() -> list[str]:
     world = _world_dir()
     if not (world / "general.jsonl").is_file():
         return []
-    return [_record_text(r) for r in _jsonl(world / "general.jsonl") + _jsonl(world / "general_qa.jsonl")]
+    return [
+        _record_text(r) for r in read_jsonl(world / "general.jsonl") + read_jsonl(world / "general_qa.jsonl")
+    ]
 
 
 def corpus_records() -> list[tuple[str, str]]:
@@ -103,7 +100,7 @@ def corpus_records() -> list[tuple[str, str]]:
     path = Path(_setting("PALIMPSEST_SCREENING_CORPUS", "") or _world_dir() / "train.jsonl")
     if not path.is_file():
         return []
-    return [(str(r.get("record_id", i)), _record_text(r)) for i, r in enumerate(_jsonl(path))]
+    return [(str(r.get("record_id", i)), _record_text(r)) for i, r in enumerate(read_jsonl(path))]
 
 
 def _cache_key() -> str:
@@ -269,11 +266,11 @@ def _persist(
         ItemScreening.objects.update_or_create(
             item_id=item.item_id, defaults=fields, create_defaults={**fields, **proposal_fields}
         )
-        signature, _ = NearDuplicateSignature.objects.update_or_create(
+        signature, created = NearDuplicateSignature.objects.update_or_create(
             item_id=item.item_id,
             defaults={"request": req, "sha256": item.sha256, "signature": signature_bytes(item.signature)},
         )
-        if not signature.bands.exists():
+        if created:  # signature and bands are written in one transaction: a new signature has none
             NearDuplicateBand.objects.bulk_create(
                 NearDuplicateBand(signature=signature, band=band, key=key)
                 for band, key in enumerate(item.band_keys)

@@ -157,3 +157,5 @@ def test_admin_shows_service_records_read_only(client, django_user_model):
     ):
         assert client.get(url).status_code == 200, url
     assert client.get("/admin/requests_app/auditevent/add/").status_code == 403
+    # Deleting a request here would cascade past the services and leave no audit row.
+    assert client.get(f"/admin/requests_app/forgetrequest/{req.pk}/delete/").status_code == 403

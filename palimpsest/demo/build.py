@@ -233,7 +233,8 @@ def retrain(
 
         tokenizer = AutoTokenizer.from_pretrained(world.tokenizer_dir, local_files_only=True)
         records = world.load_world().train
-        texts = [r["text"] for r in records if r["person_id"] not in set(excluded)]
+        left_out = set(excluded)
+        texts = [r["text"] for r in records if r["person_id"] not in left_out]
         result = train_model(
             texts,
             tokenizer,

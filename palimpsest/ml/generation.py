@@ -56,8 +56,8 @@ def _decode_batch(
         produced.append(next_tok)
         if lm.eos_id is not None:
             finished |= next_tok == lm.eos_id
-        if bool(finished.all()):
-            break
+        if bool(finished.all()) or len(produced) == max_new_tokens:
+            break  # no forward pass for a token that will never be read
         attention = torch.cat([attention, torch.ones_like(attention[:, :1])], dim=1)
         next_pos = next_pos + 1
         out = lm.model(

@@ -3,7 +3,6 @@ versions; never the text of an item), written under a temporary name and renamed
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -14,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from palimpsest.hashing import sha256_file
+from palimpsest.hashing import sha256_file, sha256_hex
 from unlearn_jobs.engine.spec import TextItem
 
 MANIFEST_FORMAT = "palimpsest.unlearn-artifact/1"
@@ -44,20 +43,20 @@ def file_hashes(root: Path) -> dict[str, str]:
 def tree_sha256(hashes: dict[str, str]) -> str:
     """One hash for a directory: sha256 over its sorted `path sha256` lines."""
     lines = "".join(f"{rel} {digest}\n" for rel, digest in sorted(hashes.items()))
-    return hashlib.sha256(lines.encode()).hexdigest()
+    return sha256_hex(lines)
 
 
 def item_sha256(item: TextItem) -> str:
     """sha256 of an item's text; prompt items hash `prompt + "\\n" + answer`."""
     content = f"{item.prompt}\n{item.text}" if item.prompt else item.text
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+    return sha256_hex(content)
 
 
 def items_digest(items: Sequence[TextItem]) -> dict[str, Any]:
     hashes = [item_sha256(item) for item in items]
     return {
         "count": len(hashes),
-        "set_sha256": hashlib.sha256("".join(sorted(hashes)).encode()).hexdigest(),
+        "set_sha256": sha256_hex("".join(sorted(hashes))),
         "items": [{"sha256": h, "item_id": item.item_id} for h, item in zip(hashes, items, strict=True)],
     }
 

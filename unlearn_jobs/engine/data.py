@@ -65,9 +65,17 @@ class MicroBatch:
         if device.type == "cpu":
             return self
         moved = {}
-        for name in ("input_ids", "attention_mask", "target_pos", "target_ids", "token_item", "valid_pos"):
+        names = (
+            "input_ids",
+            "attention_mask",
+            "target_pos",
+            "target_ids",
+            "token_item",
+            "valid_pos",
+            "seq_len",
+        )
+        for name in names:
             moved[name] = getattr(self, name).pin_memory().to(device, non_blocking=True)
-        moved["seq_len"] = self.seq_len.pin_memory().to(device, non_blocking=True)
         moved["device_index"] = self.item_index.pin_memory().to(device, non_blocking=True)
         return MicroBatch(
             item_index=self.item_index, n_tokens=self.n_tokens, n_targets=self.n_targets, **moved

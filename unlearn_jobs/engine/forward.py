@@ -183,8 +183,14 @@ class ReferenceOutputs:
     def _fresh_dist(self, micro: MicroBatch) -> torch.Tensor:
         if self.frozen is not None:
             return side_forward(self.frozen, micro, dist=True).target_logp_full
-        with self.model.disable_adapter():
-            return side_forward(self.model, micro, dist=True).target_logp_full
+        # The reference is the frozen base as the cache path sees it: eval mode (no dropout).
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with self.model.disable_adapter():
+                return side_forward(self.model, micro, dist=True).target_logp_full
+        finally:
+            self.model.train(was_training)
 
 
 def _device(model) -> torch.device:

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 from unlearn_jobs.engine.spec import TextItem
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 _PLACEHOLDER = "\u2400"  # stands for a protected string, so "Jane Roe lives in" ~ "John Doe lives in"
+# The placeholder is a symbol, not a word character: match it explicitly or it vanishes from templates.
+_WORD = re.compile(rf"\w+|{_PLACEHOLDER}", re.UNICODE)
 
 
 def _template_words(item: TextItem) -> list[str]:

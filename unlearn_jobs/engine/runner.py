@@ -3,8 +3,6 @@ write the artifact. The loop syncs with the device only every `log_every` steps.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import random
 import time
@@ -16,6 +14,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from palimpsest.hashing import canonical_json, sha256_hex
 from unlearn_jobs.engine import distributed
 from unlearn_jobs.engine.artifact import file_hashes, items_digest, tree_sha256, write_artifact
 from unlearn_jobs.engine.checkpoint import Checkpointer
@@ -87,7 +86,7 @@ def spec_fingerprint(spec: UnlearnSpec, forget_digest: dict, retain_digest: dict
         "retain": retain_digest["set_sha256"],
         "parent": spec.parent_model_sha256,
     }
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return sha256_hex(canonical_json(body))
 
 
 def seed_everything(seed: int) -> None:

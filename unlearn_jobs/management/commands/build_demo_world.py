@@ -26,8 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        default_root = Path(settings.BASE_DIR) / "var" / "demo"
-        root = options["root"] or Path(getattr(settings, "PALIMPSEST_DEMO_ROOT", default_root))
+        root = options["root"] or Path(settings.PALIMPSEST_DEMO_ROOT)
         paths = build_demo_world(
             root, people=options["people"], seed=options["seed"], size=options["size"], progress=True
         )

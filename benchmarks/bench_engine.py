@@ -24,19 +24,18 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from peft import LoraConfig, get_peft_model  # noqa: E402
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForCausalLM,
     AutoTokenizer,
     LlamaConfig,
     LlamaForCausalLM,
-    PreTrainedTokenizerFast,
     Trainer,
     TrainerCallback,
     TrainingArguments,
 )
 from transformers.utils import logging as hf_logging  # noqa: E402
 
+from palimpsest.demo.tokenizer import train_tokenizer  # noqa: E402
 from unlearn_jobs.engine import LoraSettings, TextItem, UnlearnSpec, run_unlearning  # noqa: E402
 
 FIRST = ["Jane", "John", "Ada", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ivy", "Jo", "Kit", "Lu", "Max"]
@@ -82,21 +81,7 @@ def build_model_dir(root: Path, texts: list[str]) -> Path:
     demo = ROOT / "var" / "demo" / "models" / "base"
     if (demo / "config.json").is_file():
         return demo
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=1024,
-        special_tokens=["<pad>", "<bos>", "<eos>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(texts, trainer=trainer)
-    tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 1)])
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>"
-    )
-    fast.save_pretrained(str(root))
+    train_tokenizer(texts, root, vocab_size=1024)
     config = LlamaConfig(
         vocab_size=1024,
         hidden_size=192,

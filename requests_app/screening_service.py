@@ -27,12 +27,13 @@ from requests_app.screening import (
     IndexedItem,
     ItemRef,
     Requester,
+    RequestToScreen,
     ScreeningConfig,
     ScreeningContext,
     ScreenItem,
     build_context,
     expand_concept,
-    screen,
+    screen_batch,
 )
 from requests_app.screening.dedupe import signature_bytes, signature_from_bytes
 from requests_app.screening.pipeline import RequestReport
@@ -111,6 +112,7 @@ def _cache_key() -> str:
         "PALIMPSEST_SCREENING_UTILITY_TEXTS",
         "PALIMPSEST_SCREENING_CORPUS",
         "PALIMPSEST_SCREENING_EMBEDDINGS",
+        "PALIMPSEST_SCREENING_EMBED_PRECISION",
     ]
     return canonical_json({k: str(_setting(k, "")) for k in keys})
 
@@ -127,7 +129,8 @@ def screening_context() -> tuple[ScreeningContext, CorpusIndex | None]:
             lm = load_causal_lm(model_dir) if (model_dir / "config.json").is_file() else None
             utility = utility_texts()
             wanted = utility and _setting("PALIMPSEST_SCREENING_EMBEDDINGS", True)
-            embedder = load_embedder() if wanted else None
+            precision = _setting("PALIMPSEST_SCREENING_EMBED_PRECISION", "auto")
+            embedder = load_embedder(precision) if wanted else None
             context = build_context(
                 lm,
                 nonmember_texts=nonmember_texts() if lm is not None else [],
@@ -306,53 +309,116 @@ def _add_expanded(req: ForgetRequest, expanded: list) -> dict:
     return proposals
 
 
-def _screen_items(req: ForgetRequest, context: ScreeningContext) -> RequestReport:
+def _to_screen(req: ForgetRequest) -> RequestToScreen:
     items = list(req.items.filter(text_deleted_at__isnull=True).order_by("position"))
-    return screen(
+    return RequestToScreen(
         [
             ScreenItem(i.pk, i.text, "expanded" if i.source == ItemSource.EXPANDED else "submitted")
             for i in items
         ],
-        requester=_requester(req),
-        context=context,
-        earlier=DatabaseDuplicateIndex(exclude_request_id=req.pk),
+        _requester(req),
+        DatabaseDuplicateIndex(exclude_request_id=req.pk),
+        req.pk,
     )
 
 
+def _digest(req: ForgetRequest) -> str:
+    return _items_digest(list(req.items.exclude(source=ItemSource.EXPANDED)))
+
+
+def _fresh(req: ForgetRequest) -> bool:
+    return ScreeningReport.objects.filter(request_id=req.pk, items_digest=_digest(req)).exists()
+
+
+def _claim_companions(lead: ForgetRequest) -> list[int]:
+    """Other verified requests waiting for screening, deadline first, moved to `screening` for this batch.
+
+    A worker with a backlog screens several requests in one call: the models read their items together
+    (docs/benchmarks/screening.md). Rows another worker holds are skipped, never waited for. Concept
+    requests are left to their own task (their expansion runs the model before any lock is taken). A
+    claimed request keeps its own queued task: if this worker dies, that task (or the stalled-screening
+    sweep) screens it.
+    """
+    limit = int(_setting("PALIMPSEST_SCREENING_BATCH_REQUESTS", 32)) - 1
+    if limit < 1:
+        return []
+    ids = list(
+        ForgetRequest.objects.select_for_update(skip_locked=True)
+        .filter(status=Status.VERIFIED)
+        .exclude(kind=RequestKind.CONCEPT)
+        .exclude(pk=lead.pk)
+        .order_by("due_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in ids:
+        forget_request_transition(request_id=pk, to=Status.SCREENING, actor=Actor.system())
+    return ids
+
+
+def _screen_and_store(lead_id: int, companion_ids: list[int]) -> None:
+    started = time.monotonic()
+    context, corpus = screening_context()
+    lead = ForgetRequest.objects.get(pk=lead_id)
+    expanded = [] if _fresh(lead) else _expand(lead, context, corpus)  # generation before any row lock
+    with transaction.atomic():
+        # The locks make a concurrent second run wait, then find the reports and skip the work; a
+        # companion another worker holds is skipped (its own task screens it).
+        lead = ForgetRequest.objects.select_for_update().get(pk=lead_id)
+        companions = list(
+            ForgetRequest.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=companion_ids, status=Status.SCREENING)
+            .order_by("due_at", "pk")
+        )
+        batch = []
+        for req in [lead, *companions]:
+            if req.status != Status.SCREENING or _fresh(req):
+                continue
+            proposals = _add_expanded(req, expanded) if req.pk == lead_id else {}
+            batch.append((req, _digest(req), proposals))
+        if not batch:
+            return
+        reports = screen_batch([_to_screen(req) for req, _, _ in batch], context=context)
+        elapsed = int((time.monotonic() - started) * 1000)
+        for (req, digest, proposals), report in zip(batch, reports, strict=True):
+            _persist(req, report, digest, proposals, elapsed, context.config)
+            audit_append(
+                actor=Actor.system(),
+                action="request.screened",
+                obj=req,
+                data={
+                    **report.figures(),
+                    "proposed_items": len(proposals),
+                    "duration_ms": elapsed,
+                    "batch_requests": len(batch),
+                },
+            )
+
+
+def _to_review(request_id: int) -> ForgetRequest:
+    with transaction.atomic():
+        req = ForgetRequest.objects.select_for_update().get(pk=request_id)
+        if req.status != Status.SCREENING:
+            return req  # a concurrent run (or a withdrawal) got there first
+        return forget_request_transition(request_id=request_id, to=Status.IN_REVIEW, actor=Actor.system())
+
+
 def forget_request_screen(*, request_id: int) -> ForgetRequest:
-    """Screen a verified request, store its report, move it to review; safe to run twice."""
+    """Screen a verified request (and other waiting ones with it), store the reports, move them to review.
+
+    Safe to run twice, and safe to crash anywhere: the database says what is left to do.
+    """
     with transaction.atomic():
         req = ForgetRequest.objects.select_for_update().get(pk=request_id)
         if req.status == Status.VERIFIED:
             req = forget_request_transition(request_id=request_id, to=Status.SCREENING, actor=Actor.system())
         if req.status != Status.SCREENING:
             return req  # already screened, withdrawn, or not yet confirmed: nothing to do
-    submitted = list(req.items.exclude(source=ItemSource.EXPANDED))
-    digest = _items_digest(submitted)
-    if not ScreeningReport.objects.filter(request_id=request_id, items_digest=digest).exists():
-        started = time.monotonic()
-        context, corpus = screening_context()
-        expanded = _expand(req, context, corpus)  # model generation happens before the row lock is taken
-        with transaction.atomic():
-            # The lock makes a concurrent second run wait, then find the report and skip the work.
-            req = ForgetRequest.objects.select_for_update().get(pk=request_id)
-            fresh = ScreeningReport.objects.filter(request_id=request_id, items_digest=digest).exists()
-            if req.status == Status.SCREENING and not fresh:
-                proposals = _add_expanded(req, expanded)
-                report = _screen_items(req, context)
-                elapsed = int((time.monotonic() - started) * 1000)
-                _persist(req, report, digest, proposals, elapsed, context.config)
-                audit_append(
-                    actor=Actor.system(),
-                    action="request.screened",
-                    obj=req,
-                    data={**report.figures(), "proposed_items": len(proposals), "duration_ms": elapsed},
-                )
-    with transaction.atomic():
-        req = ForgetRequest.objects.select_for_update().get(pk=request_id)
-        if req.status != Status.SCREENING:
-            return req  # a concurrent run (or a withdrawal) got there first
-        return forget_request_transition(request_id=request_id, to=Status.IN_REVIEW, actor=Actor.system())
+        companions = _claim_companions(req)
+    _screen_and_store(request_id, companions)
+    for pk in companions:
+        if ScreeningReport.objects.filter(request_id=pk).exists():
+            _to_review(pk)
+    return _to_review(request_id)
 
 
 @transaction.atomic

@@ -80,20 +80,31 @@ def greedy_continue(
     lm: LoadedModel,
     prefixes: Sequence[str],
     *,
-    max_new_tokens: int = 32,
+    max_new_tokens: int | Sequence[int] = 32,
     batch_size: int = 32,
     max_prefix_tokens: int = 512,
 ) -> list[str]:
-    """Greedy continuation of each prefix (the continuation only, stopped at eos, special tokens removed)."""
+    """Greedy continuation of each prefix (the continuation only, stopped at eos, special tokens removed).
+
+    `max_new_tokens` may be one budget per prefix: prefixes with similar budgets share a batch, and each
+    continuation is cut to its own budget, so a result never depends on what else is in the call.
+    """
     items = _encode_prefixes(lm, prefixes, max_prefix_tokens)
-    order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))
+    budgets = [max_new_tokens] * len(items) if isinstance(max_new_tokens, int) else list(max_new_tokens)
+    if len(budgets) != len(items):
+        raise ValueError("one max_new_tokens per prefix, or one for all")
+    order = sorted(range(len(items)), key=lambda i: (budgets[i], len(items[i].input_ids)))
     texts: list[str] = [""] * len(items)
     for idx in chunked(order, batch_size):
         rows = _decode_batch(
-            lm, [items[i] for i in idx], max_new_tokens=max_new_tokens, temperature=None, generator=None
+            lm,
+            [items[i] for i in idx],
+            max_new_tokens=max(budgets[i] for i in idx),
+            temperature=None,
+            generator=None,
         )
         for i, row in zip(idx, rows, strict=True):
-            texts[i] = lm.tokenizer.decode(row, skip_special_tokens=True)
+            texts[i] = lm.tokenizer.decode(row[: budgets[i]], skip_special_tokens=True)
     return texts
 
 

@@ -8,6 +8,7 @@ serves the whole batch.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,9 +30,19 @@ def block_linears(model: nn.Module) -> dict[str, nn.Linear]:
     return {name: m for name, m in last_block(model).named_modules() if isinstance(m, nn.Linear)}
 
 
+# One gradient probe at a time per process: the requires_grad switches below are the model's own state.
+# Screening lanes read the same model meanwhile under no_grad, where those switches do not matter.
+_GRAD_LOCK = threading.Lock()
+
+
 @contextmanager
 def grad_only_last_block(model: nn.Module) -> Iterator[dict[str, nn.Linear]]:
     """Let autograd reach only the last block: the backward pass stops there and costs little."""
+    with _GRAD_LOCK:
+        yield from _grad_only_last_block(model)
+
+
+def _grad_only_last_block(model: nn.Module) -> Iterator[dict[str, nn.Linear]]:
     saved = {p: p.requires_grad for p in model.parameters()}
     linears = block_linears(model)
     try:
@@ -66,10 +77,14 @@ def per_item_nll_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
 
 
 class GradientProbe:
-    """Hooks on the last block's linears: keep inputs X and output gradients D of the current batch."""
+    """Hooks on the last block's linears: keep inputs X and output gradients D of the current batch.
+
+    Only this thread's forward passes are recorded: another thread may read the same model meanwhile.
+    """
 
     def __init__(self, linears: dict[str, nn.Linear]):
         self.linears = linears
+        self._thread = threading.get_ident()
         self.inputs: dict[str, torch.Tensor] = {}
         self.out_grads: dict[str, torch.Tensor] = {}
         self._handles = []
@@ -86,6 +101,8 @@ class GradientProbe:
 
     def _forward_hook(self, name: str):
         def hook(_module, args, output):
+            if threading.get_ident() != self._thread:
+                return
             self.inputs[name] = args[0].detach()
             if output.requires_grad:
                 output.register_hook(lambda grad: self.out_grads.__setitem__(name, grad.detach()))

@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -88,29 +88,61 @@ class DuplicateIndex(Protocol):
     def candidates(self, keys_per_item: Sequence[list[int]]) -> list[IndexedItem]: ...
 
 
-@dataclass
 class InMemoryIndex:
-    """A DuplicateIndex held in memory (benchmarks, tests, one-off screening)."""
+    """A DuplicateIndex held in memory (benchmarks, tests, one batch of requests), looked up by key."""
 
-    items: list[IndexedItem] = field(default_factory=list)
+    def __init__(self) -> None:
+        self._by_sha: dict[str, list[IndexedItem]] = defaultdict(list)
+        self._by_band: dict[tuple[int, int], list[IndexedItem]] = defaultdict(list)
 
     def add(self, ref: ItemRef, text: str) -> None:
-        self.items.append(IndexedItem(ref, sha256_hex(text), minhash_signature(text)))
+        self.add_indexed(IndexedItem(ref, sha256_hex(text), minhash_signature(text)))
+
+    def add_indexed(self, item: IndexedItem, keys: list[int] | None = None) -> None:
+        self._by_sha[item.sha256].append(item)
+        for band, key in enumerate(band_keys(item.signature) if keys is None else keys):
+            self._by_band[band, key].append(item)
 
     def exact(self, sha256s: Sequence[str]) -> dict[str, list[ItemRef]]:
-        wanted, found = set(sha256s), defaultdict(list)
-        for item in self.items:
-            if item.sha256 in wanted:
-                found[item.sha256].append(item.ref)
-        return dict(found)
+        return {d: [item.ref for item in self._by_sha[d]] for d in set(sha256s) if d in self._by_sha}
 
     def candidates(self, keys_per_item: Sequence[list[int]]) -> list[IndexedItem]:
-        wanted = {(band, key) for keys in keys_per_item for band, key in enumerate(keys)}
-        return [
+        found = [
             item
-            for item in self.items
-            if any((band, key) in wanted for band, key in enumerate(band_keys(item.signature)))
+            for keys in keys_per_item
+            for band, key in enumerate(keys)
+            for item in self._by_band.get((band, key), ())
         ]
+        return _unique(found, key=lambda item: item.ref)
+
+
+@dataclass
+class CombinedIndex:
+    """Several indexes read as one; an item that two of them hold is reported once."""
+
+    parts: Sequence[DuplicateIndex]
+
+    def exact(self, sha256s: Sequence[str]) -> dict[str, list[ItemRef]]:
+        found: dict[str, list[ItemRef]] = {}
+        for part in self.parts:
+            for digest, refs in part.exact(sha256s).items():
+                found.setdefault(digest, []).extend(refs)
+        return {digest: _unique(refs, key=lambda r: r) for digest, refs in found.items()}
+
+    def candidates(self, keys_per_item: Sequence[list[int]]) -> list[IndexedItem]:
+        found = [item for part in self.parts for item in part.candidates(keys_per_item)]
+        return _unique(found, key=lambda item: item.ref)
+
+
+def _unique(values: list, *, key) -> list:
+    """First occurrence of each (item id, request id)."""
+    seen, out = set(), []
+    for value in values:
+        ref = key(value)
+        if (ref.item_id, ref.request_id) not in seen:
+            seen.add((ref.item_id, ref.request_id))
+            out.append(value)
+    return out
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ import numpy as np
 from palimpsest.ml.generation import greedy_continue
 from palimpsest.ml.loading import LoadedModel
 from palimpsest.ml.membership import MembershipScores
-from palimpsest.ml.text import rouge_l_recall
+from palimpsest.ml.text import lcs_length, words
 
 REPRODUCES = "the model reproduces this"
 LIKELY_SAW = "the model likely saw this"
@@ -30,11 +31,17 @@ DIRECTIONS = {"loss": -1, "zlib_ratio": -1, "min_k_plus_plus": +1, "extraction":
 LIKELIHOOD_SIGNALS = ("loss", "zlib_ratio", "min_k_plus_plus")
 ALPHA = 0.05
 NEIGHBOURS = 60
-# Extraction counts as reproduction only if most of the second half comes back word for word.
+# Extraction counts as reproduction only if most of the second half's own words come back, in order.
 MIN_REPRODUCED_RECALL = 0.6
 MAX_NEW_TOKENS = 48
 # Extraction strength from which the second half (split at the middle word) is certainly reproduced.
 TEACHER_FORCED_REPRODUCTION = 0.6
+# A word found in this share of the non-member texts, or in this many of them, is template ("was born
+# on", "Answer", a common first name), not content: a model that never saw a record still writes its
+# template back. Counting texts, not a share alone, keeps a rare kind's template (a few bios among many
+# question-answer pairs) out of the evidence too.
+TEMPLATE_SHARE = 0.02
+TEMPLATE_TEXTS = 5
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,7 @@ class ItemSignals:
     loss: float
     zlib_ratio: float
     min_k_plus_plus: float
-    extraction: float  # ROUGE-L recall of the greedy completion of the first half against the second
+    extraction: float  # ROUGE-L recall, over non-template words, of the first half's greedy completion
     exact_match: float
     n_tokens: int
 
@@ -60,15 +67,35 @@ def split_for_extraction(text: str) -> tuple[str, str]:
     return text[:position].rstrip(), text[position:]
 
 
+def template_words(texts: Sequence[str]) -> frozenset[str]:
+    """Words in TEMPLATE_SHARE of the texts or TEMPLATE_TEXTS of them (whichever is fewer; at least 2)."""
+    counts = Counter(word for text in texts for word in set(words(text)))
+    floor = max(2.0, min(TEMPLATE_SHARE * len(texts), TEMPLATE_TEXTS))
+    return frozenset(word for word, n in counts.items() if n >= floor)
+
+
+def distinctive_recall(completion: str, target: str, template: frozenset[str]) -> float:
+    """ROUGE-L recall of the target's own words (template words left out on both sides)."""
+    own = [w for w in words(target) if w not in template]
+    if not own:
+        return 0.0
+    return lcs_length([w for w in words(completion) if w not in template], own) / len(own)
+
+
 def extraction_recalls(
     lm: LoadedModel,
     texts: Sequence[str],
     *,
+    template: frozenset[str] = frozenset(),
     reproduced: Sequence[bool] | None = None,
     batch_size: int = 64,
     max_new_tokens: int = MAX_NEW_TOKENS,
 ) -> list[float]:
-    """Greedy completion of each item's first half; ROUGE-L recall against the true second half.
+    """Greedy completion of each item's first half; recall of the second half's own words.
+
+    Only words outside `template` count: record kinds share their wording, and an unseen record's
+    template comes back as readily as a memorised one's. A second half with no word of its own has
+    nothing to reproduce (0.0, no decoding).
 
     `reproduced[i]` = teacher forcing already showed that every token of the item's last 60% is the
     model's argmax (extraction strength >= 0.6), so greedy decoding from the middle writes the rest
@@ -79,21 +106,24 @@ def extraction_recalls(
     recalls = [0.0] * len(texts)
     todo = []
     for i, (_, target) in enumerate(splits):
-        if reproduced is not None and reproduced[i] and target.strip():
+        if not any(w not in template for w in words(target)):
+            continue
+        if reproduced is not None and reproduced[i]:
             recalls[i] = 1.0
-        elif target.strip():
+        else:
             todo.append(i)
     if not todo:
         return recalls
-    longest = max(len(lm.tokenizer(splits[i][1], add_special_tokens=False)["input_ids"]) for i in todo)
+    # Each target's own length (plus two tokens of slack) bounds its continuation.
+    budgets = [
+        min(max_new_tokens, len(lm.tokenizer(splits[i][1], add_special_tokens=False)["input_ids"]) + 2)
+        for i in todo
+    ]
     completions = greedy_continue(
-        lm,
-        [splits[i][0] for i in todo],
-        max_new_tokens=min(max_new_tokens, longest + 2),
-        batch_size=batch_size,
+        lm, [splits[i][0] for i in todo], max_new_tokens=budgets, batch_size=batch_size
     )
     for i, completion in zip(todo, completions, strict=True):
-        recalls[i] = rouge_l_recall(completion, splits[i][1])
+        recalls[i] = distinctive_recall(completion, splits[i][1], template)
     return recalls
 
 
@@ -114,16 +144,24 @@ class Calibration:
 
     n_tokens: np.ndarray
     values: dict[str, np.ndarray]
+    template: frozenset[str] = frozenset()  # extraction of items is measured without these words too
     neighbours: int = NEIGHBOURS
 
     @classmethod
-    def from_signals(cls, signals: Sequence[ItemSignals], *, neighbours: int = NEIGHBOURS) -> Calibration:
+    def from_signals(
+        cls,
+        signals: Sequence[ItemSignals],
+        *,
+        template: frozenset[str] = frozenset(),
+        neighbours: int = NEIGHBOURS,
+    ) -> Calibration:
         if len(signals) < 20:
             raise ValueError("calibration needs at least 20 non-member texts")
         clean = [s for s in signals if not math.isnan(s.loss)]
         return cls(
             n_tokens=np.array([s.n_tokens for s in clean]),
             values={name: np.array([s.value(name) for s in clean]) for name in DIRECTIONS},
+            template=template,
             neighbours=neighbours,
         )
 
@@ -168,7 +206,8 @@ def judge(item: ItemSignals, calibration: Calibration, *, alpha: float = ALPHA) 
             REPRODUCES,
             item,
             rounded,
-            f"given the first half, the model writes {item.extraction:.0%} of the rest word for word "
+            f"given the first half, the model writes {item.extraction:.0%} of the rest's own words (names, "
+            f"numbers, details: not the wording every record of its kind shares) "
             f"(non-member texts of this length: p = {p['extraction']:.3f})",
         )
     if likelihood_p <= alpha:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,15 @@ from palimpsest.ml.loading import LoadedModel
 from requests_app.screening import verdict as V
 from requests_app.screening.coreset import CONTAMINATION, upcore_inliers
 from requests_app.screening.damage import RetainGradient
-from requests_app.screening.dedupe import DuplicateIndex, ItemRef, find_duplicates
+from requests_app.screening.dedupe import (
+    CombinedIndex,
+    DuplicateFindings,
+    DuplicateIndex,
+    IndexedItem,
+    InMemoryIndex,
+    ItemRef,
+    find_duplicates,
+)
 from requests_app.screening.membership import (
     NOT_MEASURED,
     Calibration,
@@ -23,13 +33,17 @@ from requests_app.screening.membership import (
     item_signals,
     judge,
     reproduced_by_teacher_forcing,
+    template_words,
 )
 from requests_app.screening.model_pass import model_pass, retain_gradient_of_texts
 from requests_app.screening.personal import PersonalEvidence, Requester, personal_evidence
 from requests_app.screening.quality import QualityResult, assess_quality
-from requests_app.screening.utility import UtilityConflict, embed, utility_conflicts
+from requests_app.screening.utility import UtilityConflict, common_word_share, embed, utility_conflicts
 
-_EMBED_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screening-embed")
+# The second lane of _model_evidence (the first is the calling thread).
+_LANE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screening-lane")
+# Texts per task of a lane: small enough that the two lanes finish close together.
+LANE_TASK = 128
 # Earlier requests in these states no longer stand for the item: a repeat of them is not a duplicate.
 CLOSED_WITHOUT_ERASURE = frozenset({"rejected", "cancelled", "expired"})
 
@@ -73,6 +87,16 @@ class ScreeningContext:
     retain: RetainGradient | None
     config: ScreeningConfig = field(default_factory=ScreeningConfig)
     model_label: str = ""
+    _second_lane_lm: LoadedModel | None = field(default=None, repr=False)
+
+    def lane_lm(self, lane: int) -> LoadedModel | None:
+        """The model as one lane sees it: the weights are shared (read under no_grad), the tokenizer is the
+        lane's own (a fast tokenizer is not safe to call from two threads at once)."""
+        if lane == 0 or self.lm is None:
+            return self.lm
+        if self._second_lane_lm is None:
+            self._second_lane_lm = replace(self.lm, tokenizer=copy.deepcopy(self.lm.tokenizer))
+        return self._second_lane_lm
 
 
 def build_context(
@@ -89,13 +113,15 @@ def build_context(
     calibration = retain = None
     if lm is not None and nonmember_texts:
         ref = model_pass(lm, nonmember_texts, batch_size=config.batch_size, max_length=config.max_length)
+        template = template_words(nonmember_texts)
         extraction = extraction_recalls(
             lm,
             nonmember_texts,
+            template=template,
             reproduced=reproduced_by_teacher_forcing(ref.scores),
             batch_size=config.batch_size,
         )
-        calibration = Calibration.from_signals(item_signals(ref.scores, extraction))
+        calibration = Calibration.from_signals(item_signals(ref.scores, extraction), template=template)
     if lm is not None and retain_texts:
         retain = retain_gradient_of_texts(lm, retain_texts, max_length=config.max_length)
     vectors = embed(embedder, utility_texts) if embedder is not None else np.zeros((0, 384), np.float32)
@@ -162,11 +188,6 @@ class RequestReport:
         }
 
 
-def _embed_single_threaded(embedder, texts: Sequence[str]) -> np.ndarray:
-    torch.set_num_threads(1)  # OpenMP settings are per thread: keep this one to its own core
-    return embed(embedder, texts)
-
-
 def _duplicate_flags(report_flags, findings, items, i) -> None:
     if findings.exact_in_request[i] is not None:
         first = items[findings.exact_in_request[i]].item_id
@@ -187,6 +208,16 @@ def _duplicate_flags(report_flags, findings, items, i) -> None:
         )
 
 
+@dataclass(frozen=True)
+class RequestToScreen:
+    """One request of a batch: its items, its requester, and its index of earlier requests' items."""
+
+    items: Sequence[ScreenItem]
+    requester: Requester
+    earlier: DuplicateIndex | None = None
+    request_id: int | str | None = None  # names this request's items to the later requests of the batch
+
+
 def screen(
     items: Sequence[ScreenItem],
     *,
@@ -195,74 +226,221 @@ def screen(
     earlier: DuplicateIndex | None = None,
 ) -> RequestReport:
     """Screen one request's items; pure apart from reading the model (no database, no files)."""
-    cfg = context.config
-    texts = [item.text for item in items]
-    notes = ["No model registry yet: whether a published version already erased an item is not checked."]
-    findings = find_duplicates(texts, earlier=earlier)
-    qualities = [assess_quality(t) for t in texts]
-    personals = [personal_evidence(t, requester) for t in texts]
-    n = len(texts)
-    # With one intra-op thread (OMP_NUM_THREADS=1 workers) the embedder runs in a second thread while the
-    # language model works, one core each. With more intra-op threads it waits its turn: two thread teams
-    # on the same cores stall each other (measured: several times slower on a loaded 2-core machine).
-    wants_vectors = context.embedder is not None and context.utility_vectors.size and n
-    embedding = None
-    if wants_vectors and torch.get_num_threads() == 1:
-        embedding = _EMBED_POOL.submit(_embed_single_threaded, context.embedder, texts)
+    return screen_batch([RequestToScreen(items, requester, earlier)], context=context)[0]
+
+
+@dataclass
+class _ModelEvidence:
+    """What the models say about the texts they read, row by row."""
+
+    memberships: list[MembershipEvidence]
+    hidden: np.ndarray
+    utilities: list[UtilityConflict]
+    cosines: list[float | None]  # gradient cosine with the retain set, for the candidates for unlearning
+    notes: list[str]
+
+
+def _model_evidence(texts: list[str], text_kept: list[bool], context: ScreeningContext) -> _ModelEvidence:
+    """One forward pass, the greedy extraction and the embedding of every text of the batch; the gradient
+    cosine (predicted damage) of the candidates: kept by their text checks and not shown unheld.
+
+    The work is cut into tasks of LANE_TASK texts of similar length (across requests: a backlog of small
+    requests costs what one large request costs). With one intra-op thread (OMP_NUM_THREADS=1 workers)
+    two lanes, this thread and one more, take tasks until none is left: one core each, language model or
+    embedder, whichever is waiting. With more intra-op threads one lane does all (two thread teams on
+    the same cores stall each other: measured several times slower on a loaded 2-core machine).
+    """
+    cfg, n, notes = context.config, len(texts), []
+    wants_vectors = bool(context.embedder is not None and context.utility_vectors.size and n)
+    reads = context.lm is not None and n > 0
+    order = sorted(range(n), key=lambda i: len(texts[i]))
+    tasks = deque()
+    # Longest texts first: the last tasks are the shortest, so the two lanes finish close together.
+    for start in reversed(range(0, n, LANE_TASK)):
+        rows = order[start : start + LANE_TASK]
+        if reads:
+            tasks.append(("lm", rows))
+        if wants_vectors:
+            tasks.append(("embed", rows))
+    results: dict[tuple[str, int], object] = {}
+
+    def lane(number: int) -> None:
+        if number:
+            torch.set_num_threads(1)  # OpenMP settings are per thread: keep this lane to its own core
+        lm = context.lane_lm(number)
+        while True:
+            try:
+                kind, rows = tasks.popleft()
+            except IndexError:
+                return
+            chunk = [texts[i] for i in rows]
+            if kind == "embed":
+                results[kind, rows[0]] = embed(context.embedder, chunk)
+                continue
+            passed = model_pass(lm, chunk, batch_size=cfg.batch_size, max_length=cfg.max_length)
+            judged = [MembershipEvidence(NOT_MEASURED)] * len(rows)
+            if context.calibration is not None:
+                extraction = extraction_recalls(
+                    lm,
+                    chunk,
+                    template=context.calibration.template,
+                    reproduced=reproduced_by_teacher_forcing(passed.scores),
+                    batch_size=cfg.batch_size,
+                )
+                judged = [judge(s, context.calibration) for s in item_signals(passed.scores, extraction)]
+            # Only what may be unlearned needs the backward pass (stopping at the last block).
+            candidates = [
+                k
+                for k, i in enumerate(rows)
+                if text_kept[i] and (judged[k].held or judged[k].label == NOT_MEASURED)
+            ]
+            cosines: list[float | None] = [None] * len(rows)
+            if context.retain is not None and candidates:
+                probed = model_pass(
+                    lm,
+                    [chunk[k] for k in candidates],
+                    retain=context.retain,
+                    batch_size=cfg.batch_size,
+                    max_length=cfg.max_length,
+                )
+                for k, cosine in zip(candidates, probed.grad_cosine, strict=True):
+                    cosines[k] = cosine
+            results[kind, rows[0]] = (passed.hidden, judged, cosines)
+
+    second = _LANE_POOL.submit(lane, 1) if torch.get_num_threads() == 1 and len(tasks) > 1 else None
+    try:
+        lane(0)
+    finally:
+        if second is not None:
+            if tasks:  # this lane failed: the other one stops after its current task
+                tasks.clear()
+            second.result()
+
     memberships = [MembershipEvidence(NOT_MEASURED)] * n
     cosines: list[float | None] = [None] * n
     hidden = np.zeros((n, 1), dtype=np.float32)
-    if context.lm is not None and n:
-        passed = model_pass(
-            context.lm, texts, retain=context.retain, batch_size=cfg.batch_size, max_length=cfg.max_length
-        )
-        hidden, cosines = passed.hidden, passed.grad_cosine
-        if context.calibration is not None:
-            extraction = extraction_recalls(
-                context.lm,
-                texts,
-                reproduced=reproduced_by_teacher_forcing(passed.scores),
-                batch_size=cfg.batch_size,
-            )
-            memberships = [judge(s, context.calibration) for s in item_signals(passed.scores, extraction)]
-    else:
+    vectors = np.zeros((n, context.utility_vectors.shape[1]), dtype=np.float32) if wants_vectors else None
+    for start in range(0, n, LANE_TASK):
+        rows = order[start : start + LANE_TASK]
+        if wants_vectors:
+            vectors[rows] = results["embed", rows[0]]
+        if reads:
+            chunk_hidden, judged, chunk_cosines = results["lm", rows[0]]
+            if hidden.shape[1] != chunk_hidden.shape[1]:
+                hidden = np.zeros((n, chunk_hidden.shape[1]), dtype=np.float32)
+            hidden[rows] = chunk_hidden
+            for k, i in enumerate(rows):
+                memberships[i], cosines[i] = judged[k], chunk_cosines[k]
+    if context.lm is None:
         notes.append("No published model was available: membership evidence and damage were not measured.")
-    if context.lm is not None and context.calibration is None:
+    elif context.calibration is None:
         notes.append("No non-member calibration texts are configured: membership evidence was not judged.")
-    item_vectors = None
-    if embedding is not None:
-        item_vectors = embedding.result()
-    elif wants_vectors:
-        item_vectors = embed(context.embedder, texts)
-    if item_vectors is None:
+    if context.embedder is None or not context.utility_vectors.size:
         notes.append(
             "No embedder or utility-critical set: similarity to knowledge the model must keep was not measured."
         )
-    utilities = utility_conflicts(item_vectors, context.utility_vectors, texts)
-    reports = []
-    for i, item in enumerate(items):
-        flags = V.ItemFlags()
-        _duplicate_flags(flags, findings, items, i)
+    utilities = utility_conflicts(vectors, context.utility_vectors, texts)
+    return _ModelEvidence(memberships, hidden, utilities, cosines, notes)
+
+
+# Settled by the text alone, and they make the model's view moot: the item is never unlearned, and no
+# officer includes gibberish or a padding attack. The models do not read such items (they are the longest
+# ones a poisoner sends: a request padded with common words or one record repeated many times).
+TEXT_SETTLED = "not measured: the text alone excludes this item (low quality or padding)"
+
+
+@dataclass
+class _Pending:
+    """One request between its text checks and the models' evidence."""
+
+    req: RequestToScreen
+    findings: DuplicateFindings
+    qualities: list[QualityResult]
+    personals: list[PersonalEvidence]
+    flags: list[V.ItemFlags]  # what the text alone says; the models' findings are added later
+    rows: list[int | None]  # each item's row in the models' input; None: the models do not read it
+
+
+def _text_checks(
+    req: RequestToScreen, earlier: DuplicateIndex, cfg: ScreeningConfig, rows_by_sha: dict[str, int]
+) -> _Pending:
+    """Duplicates, quality, personal data and padding; assigns each item the row the models read it in.
+
+    Identical texts anywhere in the batch share one row: the same text, the same evidence, read once.
+    """
+    items = req.items
+    texts = [item.text for item in items]
+    findings = find_duplicates(texts, earlier=earlier)
+    qualities = [assess_quality(t) for t in texts]
+    personals = [personal_evidence(t, req.requester) for t in texts]
+    flags, rows = [], []
+    for i, text in enumerate(texts):
+        item_flags = V.ItemFlags()
+        _duplicate_flags(item_flags, findings, items, i)
         if not qualities[i].passed:
-            flags.add(V.LOW_QUALITY, "; ".join(qualities[i].reasons))
+            item_flags.add(V.LOW_QUALITY, "; ".join(qualities[i].reasons))
         if not personals[i].mentions_requester:
-            flags.add(
+            item_flags.add(
                 V.NOT_ABOUT_REQUESTER,
                 "does not mention you (name, e-mail or identifiers): may not be about you",
             )
-        u = utilities[i]
-        if u.max_similarity is not None and u.max_similarity >= cfg.utility_similarity:
-            flags.add(V.UTILITY_CONFLICT, f"{u.max_similarity:.0%} similar to knowledge the model must keep")
-        if u.common_word_share >= cfg.padding_share:
-            flags.add(
-                V.PADDING, f"{u.common_word_share:.0%} of its words are among the most common English words"
+        share = common_word_share(text)
+        if share >= cfg.padding_share:
+            item_flags.add(V.PADDING, f"{share:.0%} of its words are among the most common English words")
+        flags.append(item_flags)
+        if V.LOW_QUALITY in item_flags.codes or V.PADDING in item_flags.codes:
+            rows.append(None)
+        else:
+            rows.append(rows_by_sha.setdefault(findings.sha256[i], len(rows_by_sha)))
+    return _Pending(req, findings, qualities, personals, flags, rows)
+
+
+def screen_batch(requests: Sequence[RequestToScreen], *, context: ScreeningContext) -> list[RequestReport]:
+    """Screen several requests at once, each judged on its own; the models read all their items together.
+
+    A later request of the batch sees the earlier ones' items as earlier requests (as it would have, had
+    they been screened one after another).
+    """
+    pending, rows_by_sha, batch_so_far = [], {}, InMemoryIndex()
+    for req in requests:
+        earlier = batch_so_far if req.earlier is None else CombinedIndex([req.earlier, batch_so_far])
+        pending.append(_text_checks(req, earlier, context.config, rows_by_sha))
+        findings = pending[-1].findings
+        for i, item in enumerate(req.items):
+            ref = ItemRef(item.item_id, req.request_id, "screening")
+            batch_so_far.add_indexed(
+                IndexedItem(ref, findings.sha256[i], findings.signatures[i]), findings.band_keys[i]
             )
-        if memberships[i].label not in (NOT_MEASURED,) and not memberships[i].held:
+    model_texts = [""] * len(rows_by_sha)
+    text_kept = [False] * len(rows_by_sha)
+    for p in pending:
+        for item, row, flags in zip(p.req.items, p.rows, p.flags, strict=True):
+            if row is not None:
+                model_texts[row] = item.text
+                text_kept[row] = text_kept[row] or flags.verdict == V.KEEP
+    evidence = _model_evidence(model_texts, text_kept, context)
+    return [_request_report(p, evidence, context) for p in pending]
+
+
+def _item_reports(p: _Pending, evidence: _ModelEvidence, cfg: ScreeningConfig) -> list[ItemReport]:
+    items, findings, reports = p.req.items, p.findings, []
+    for i, item in enumerate(items):
+        row, flags = p.rows[i], p.flags[i]
+        cosine = None
+        if row is None:
+            membership = MembershipEvidence(NOT_MEASURED, explanation=TEXT_SETTLED)
+            utility = UtilityConflict(None, None, round(common_word_share(item.text), 4))
+        else:
+            membership, utility = evidence.memberships[row], evidence.utilities[row]
+            cosine = evidence.cosines[row]
+        if utility.max_similarity is not None and utility.max_similarity >= cfg.utility_similarity:
+            flags.add(
+                V.UTILITY_CONFLICT, f"{utility.max_similarity:.0%} similar to knowledge the model must keep"
+            )
+        if membership.label != NOT_MEASURED and not membership.held:
             flags.add(V.NO_EVIDENCE, "the published model shows no sign of holding this text")
-        if cosines[i] is not None and cosines[i] >= cfg.damage_cosine:
-            flags.add(
-                V.DAMAGE, f"unlearning it pulls against the retain set (gradient cosine {cosines[i]:.2f})"
-            )
+        if cosine is not None and cosine >= cfg.damage_cosine:
+            flags.add(V.DAMAGE, f"unlearning it pulls against the retain set (gradient cosine {cosine:.2f})")
         reports.append(
             ItemReport(
                 item_id=item.item_id,
@@ -278,18 +456,34 @@ def screen(
                 ],
                 duplicates_earlier=findings.exact_earlier[i],
                 near_duplicates_earlier=[(d.ref, d.jaccard) for d in findings.near_earlier[i]],
-                quality=qualities[i],
-                personal=personals[i],
-                membership=memberships[i],
-                utility=u,
-                grad_cosine=None if cosines[i] is None else round(float(cosines[i]), 4),
+                quality=p.qualities[i],
+                personal=p.personals[i],
+                membership=membership,
+                utility=utility,
+                grad_cosine=None if cosine is None else round(float(cosine), 4),
                 flags=flags,
             )
+        )
+    return reports
+
+
+def _request_report(p: _Pending, evidence: _ModelEvidence, context: ScreeningContext) -> RequestReport:
+    cfg = context.config
+    reports = _item_reports(p, evidence, cfg)
+    notes = [
+        "No model registry yet: whether a published version already erased an item is not checked.",
+        *evidence.notes,
+    ]
+    unread = sum(1 for row in p.rows if row is None)
+    if unread:
+        notes.append(
+            f"{unread} of {len(reports)} items were not read by the models: their text alone excludes them "
+            "(low quality or padding)."
         )
     kept = [i for i, r in enumerate(reports) if r.verdict == V.KEEP]
     inliers = np.ones(len(kept), dtype=bool)
     if context.lm is not None and kept:
-        inliers = upcore_inliers(hidden[kept], contamination=cfg.contamination)
+        inliers = upcore_inliers(evidence.hidden[[p.rows[i] for i in kept]], contamination=cfg.contamination)
     for position, i in enumerate(kept):
         reports[i].in_coreset = bool(inliers[position])
         if not inliers[position]:

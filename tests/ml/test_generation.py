@@ -1,6 +1,7 @@
 """Greedy and sampled continuation: left padding must not change outputs; seeds make samples repeatable."""
 
 import numpy as np
+import pytest
 import torch
 
 from palimpsest.ml.generation import greedy_continue, sample_continue
@@ -14,6 +15,19 @@ def test_batched_greedy_equals_one_by_one(micro_lm):
     alone = [greedy_continue(micro_lm, [p], max_new_tokens=8)[0] for p in PREFIXES]
     assert together == alone
     assert all(isinstance(t, str) and t for t in together)
+
+
+def test_each_prefix_gets_its_own_budget_whatever_shares_its_batch(micro_lm):
+    budgets = [3, 8, 5]
+    together = greedy_continue(micro_lm, PREFIXES, max_new_tokens=budgets, batch_size=3)
+    alone = [
+        greedy_continue(micro_lm, [p], max_new_tokens=b)[0] for p, b in zip(PREFIXES, budgets, strict=True)
+    ]
+    assert together == alone
+    longer = greedy_continue(micro_lm, PREFIXES, max_new_tokens=8, batch_size=3)
+    assert len(together[0]) < len(longer[0])  # cut to its own budget, not the batch's largest
+    with pytest.raises(ValueError, match="one max_new_tokens per prefix"):
+        greedy_continue(micro_lm, PREFIXES, max_new_tokens=[4, 4])
 
 
 def test_greedy_matches_manual_argmax_decoding(micro_lm):

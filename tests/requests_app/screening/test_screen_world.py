@@ -1,8 +1,19 @@
 """screen() on the tiny demo world: held vs never-seen records, poison kinds, coreset, concept expansion."""
 
-from requests_app.screening import CorpusIndex, ScreenItem, expand_concept, screen
+import pytest
+
+from requests_app.screening import (
+    CorpusIndex,
+    ItemRef,
+    RequestToScreen,
+    ScreenItem,
+    expand_concept,
+    screen,
+    screen_batch,
+)
 from requests_app.screening import verdict as V
-from requests_app.screening.membership import LIKELY_SAW, NO_EVIDENCE, REPRODUCES
+from requests_app.screening.membership import LIKELY_SAW, NO_EVIDENCE, NOT_MEASURED, REPRODUCES
+from requests_app.screening.pipeline import TEXT_SETTLED
 
 PADDING = " ".join(["the of and to in is that it for on was with as at by"] * 4)
 
@@ -83,3 +94,87 @@ def test_the_teacher_forced_shortcut_agrees_with_greedy_decoding(world_view, tin
     assert shortcut[:8] == [True] * 8  # every memorised bio
     assert not any(shortcut[8:])
     assert all(recall >= 0.95 for recall, skip in zip(decoded, shortcut, strict=True) if skip)
+
+
+def test_a_batch_of_requests_screens_as_each_request_alone(world_view, screening_context):
+    """The model reads a backlog's items together; every request still gets the report it gets alone,
+    and a later request of the batch finds copies of an earlier one's items."""
+    member, stranger, other = world_view.members[6], world_view.holdout_test[2], world_view.members[7]
+    copy_of_member = [member.records[0], member.records[1] + " Thanks."]
+    requests = [
+        RequestToScreen(
+            [ScreenItem(f"a{i}", t) for i, t in enumerate(member.records)], member.requester, None, 1
+        ),
+        RequestToScreen([ScreenItem(f"b{i}", t) for i, t in enumerate(stranger.records)], stranger.requester),
+        RequestToScreen(
+            [ScreenItem(f"c{i}", t) for i, t in enumerate(copy_of_member)], other.requester, None, 3
+        ),
+    ]
+    batch = screen_batch(requests, context=screening_context)
+    for req, together in zip(requests[:2], batch[:2], strict=True):
+        alone = screen(req.items, requester=req.requester, context=screening_context)
+        assert [i.verdict for i in together.items] == [i.verdict for i in alone.items]
+        assert [i.membership.label for i in together.items] == [i.membership.label for i in alone.items]
+        assert [i.flags.codes for i in together.items] == [i.flags.codes for i in alone.items]
+        assert together.coreset == alone.coreset and together.risk == alone.risk
+        for a, b in zip(together.items, alone.items, strict=True):
+            assert a.membership.signals.loss == pytest.approx(b.membership.signals.loss, rel=1e-4)
+            assert a.grad_cosine == pytest.approx(b.grad_cosine, abs=1e-3)
+    exact, near = batch[2].items
+    assert exact.duplicates_earlier == [ItemRef("a0", 1, "screening")]
+    assert [ref for ref, _ in near.near_duplicates_earlier] == [ItemRef("a1", 1, "screening")]
+    assert V.DUPLICATE_EARLIER in exact.flags.codes and V.NEAR_DUPLICATE_EARLIER in near.flags.codes
+
+
+def test_what_the_text_settles_is_not_read_by_the_models(world_view, screening_context):
+    """Gibberish and padding are excluded by their text alone; the models spend nothing on them, an exact
+    copy is read once, and the damage probe runs on what is kept."""
+    member = world_view.members[8]
+    texts = [
+        member.records[0],
+        member.records[1] + " " + PADDING,
+        "xq zzkv plmo qwtr nnbv kkq zzpt vrrm qlx " + member.requester.name,
+        member.records[0],
+        world_view.holdout_test[3].records[1],
+    ]
+    report = _screen(texts, member.requester, screening_context)
+    bio, padded, gibberish, copy, unseen = report.items
+    for item in (padded, gibberish):
+        assert item.membership.label == NOT_MEASURED and item.membership.explanation == TEXT_SETTLED
+        assert item.utility.max_similarity is None and item.grad_cosine is None
+        assert item.verdict == V.EXCLUDE
+    assert V.PADDING in padded.flags.codes and V.LOW_QUALITY in gibberish.flags.codes
+    assert any("2 of 5 items were not read" in note for note in report.notes)
+    assert copy.membership == bio.membership and copy.utility == bio.utility
+    assert copy.flags.codes == [V.DUPLICATE]
+    assert bio.verdict == V.KEEP and bio.grad_cosine is not None
+    assert unseen.verdict == V.EXCLUDE and unseen.grad_cosine is None
+    assert unseen.membership.label != NOT_MEASURED  # read, and found not held
+
+
+def test_two_lanes_reading_the_model_at_once_give_one_lanes_answers(
+    world_view, screening_context, monkeypatch
+):
+    """Small tasks make both lanes run forward passes, extractions and damage probes on the shared model
+    at the same time; every figure matches the run where one task holds everything."""
+    from requests_app.screening import pipeline
+
+    people = world_view.members[:3] + world_view.holdout_test[:2]
+    requests = [
+        RequestToScreen([ScreenItem(f"{n}.{i}", t) for i, t in enumerate(p.records)], p.requester)
+        for n, p in enumerate(people)
+    ]
+    monkeypatch.setattr(pipeline, "LANE_TASK", 10_000)
+    one_task = screen_batch(requests, context=screening_context)
+    monkeypatch.setattr(pipeline, "LANE_TASK", 8)
+    many_tasks = screen_batch(requests, context=screening_context)
+    for a, b in zip(one_task, many_tasks, strict=True):
+        assert [i.membership.label for i in a.items] == [i.membership.label for i in b.items]
+        assert [i.flags.codes for i in a.items] == [i.flags.codes for i in b.items]
+        assert a.coreset == b.coreset
+        for x, y in zip(a.items, b.items, strict=True):
+            assert (x.grad_cosine is None) == (y.grad_cosine is None)
+            if x.grad_cosine is not None:
+                assert x.grad_cosine == pytest.approx(y.grad_cosine, abs=1e-3)
+            assert x.utility.max_similarity == pytest.approx(y.utility.max_similarity, abs=1e-3)
+    assert sum(i.grad_cosine is not None for r in many_tasks for i in r.items) > 40

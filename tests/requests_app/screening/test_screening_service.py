@@ -122,3 +122,64 @@ def test_only_proposed_items_can_be_accepted_or_rejected(demo_settings, world_vi
     forget_request_screen(request_id=req.pk)
     with pytest.raises(ApplicationError):
         item_proposal_decide(item_id=req.items.first().pk, accept=False, actor=Actor.system())
+
+
+def test_a_backlog_is_screened_in_one_batch_and_each_request_gets_its_own_report(demo_settings, world_view):
+    # Given three verified text requests waiting, and a concept request
+    first, second, third = world_view.members[11], world_view.members[12], world_view.members[13]
+    lead = _request_for(first, first.records[:3])
+    edited = first.records[0].replace(" for several years", "")
+    mate = _request_for(second, second.records[:3] + [edited])
+    other = _request_for(third, third.records[:2])
+    concept = _request_for(
+        third, [], kind=RequestKind.CONCEPT, concept_description=f"Everything about {third.requester.name}"
+    )
+
+    # When the lead's task runs
+    forget_request_screen(request_id=lead.pk)
+
+    # Then the text requests were screened with it, each on its own; the concept waits for its own task
+    for req, n in ((lead, 3), (mate, 4), (other, 2)):
+        req.refresh_from_db()
+        assert req.status == Status.IN_REVIEW
+        assert ItemScreening.objects.filter(item__request=req).count() == n
+        event = AuditEvent.objects.get(action="request.screened", object_id=str(req.pk))
+        assert event.data["batch_requests"] == 3 and event.data["items"] == n
+    concept.refresh_from_db()
+    assert concept.status == Status.VERIFIED
+    # The edited copy of the lead's bio is a near-duplicate of an earlier request of the same batch
+    copy = ItemScreening.objects.get(item__request=mate, item__position=3)
+    lead_bio = lead.items.get(position=0).pk
+    assert "near_duplicate_earlier" in copy.flags and copy.duplicates_earlier[0]["item_id"] == lead_bio
+    assert "not_about_requester" in copy.flags
+    # The mate's own task, delivered later, finds it done
+    stamp = ScreeningReport.objects.get(request=mate).updated_at
+    assert forget_request_screen(request_id=mate.pk).status == Status.IN_REVIEW
+    assert ScreeningReport.objects.get(request=mate).updated_at == stamp
+
+
+def test_a_claimed_request_whose_batch_died_is_screened_by_its_own_task(demo_settings, world_view):
+    from django.db import transaction
+
+    from requests_app.screening_service import _claim_companions
+
+    person, other = world_view.members[14], world_view.members[15]
+    lead = _request_for(person, person.records[:2])
+    mate = _request_for(other, other.records[:2])
+    with transaction.atomic():  # the lead's worker claims the mate, then dies before screening
+        assert _claim_companions(lead) == [mate.pk]
+    mate.refresh_from_db()
+    assert mate.status == Status.SCREENING and not ScreeningReport.objects.filter(request=mate).exists()
+
+    assert forget_request_screen(request_id=mate.pk).status == Status.IN_REVIEW
+    assert ScreeningReport.objects.filter(request=mate).count() == 1
+
+
+def test_batching_can_be_turned_off(demo_settings, world_view):
+    demo_settings.PALIMPSEST_SCREENING_BATCH_REQUESTS = 1
+    person, other = world_view.members[16], world_view.members[17]
+    lead = _request_for(person, person.records[:2])
+    waiting = _request_for(other, other.records[:2])
+    forget_request_screen(request_id=lead.pk)
+    waiting.refresh_from_db()
+    assert waiting.status == Status.VERIFIED

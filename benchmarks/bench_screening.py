@@ -4,7 +4,7 @@ Genuine requests are demo people asking for their own records; poison requests a
 padding, gibberish, someone else's data, text the model never saw, and long repetitions. Writes
 docs/benchmarks/screening.md.
 
-    .venv/bin/python benchmarks/bench_screening.py [--root var/demo] [--threads 1,2] [--batches 1,16]
+    .venv/bin/python benchmarks/bench_screening.py [--root var/demo] [--threads 1,2] [--batches 1,16,64,128]
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--batches",
-        default="1,16",
+        default="1,16,64,128",
         help="requests screened per call (1: one by one; more: a backlog, as a worker drains its queue)",
     )
     parser.add_argument("--people", type=int, default=20, help="genuine requesters (one request each)")

@@ -339,7 +339,7 @@ def _claim_companions(lead: ForgetRequest) -> list[int]:
     claimed request keeps its own queued task: if this worker dies, that task (or the stalled-screening
     sweep) screens it.
     """
-    limit = int(_setting("PALIMPSEST_SCREENING_BATCH_REQUESTS", 32)) - 1
+    limit = int(_setting("PALIMPSEST_SCREENING_BATCH_REQUESTS", 128)) - 1
     if limit < 1:
         return []
     ids = list(

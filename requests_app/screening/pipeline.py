@@ -318,17 +318,15 @@ def _model_evidence(texts: list[str], text_kept: list[bool], context: ScreeningC
 
     memberships = [MembershipEvidence(NOT_MEASURED)] * n
     cosines: list[float | None] = [None] * n
-    hidden = np.zeros((n, 1), dtype=np.float32)
+    width = int(context.lm.model.config.hidden_size) if reads else 1
+    hidden = np.zeros((n, width), dtype=np.float32)
     vectors = np.zeros((n, context.utility_vectors.shape[1]), dtype=np.float32) if wants_vectors else None
     for start in range(0, n, LANE_TASK):
         rows = order[start : start + LANE_TASK]
         if wants_vectors:
             vectors[rows] = results["embed", rows[0]]
         if reads:
-            chunk_hidden, judged, chunk_cosines = results["lm", rows[0]]
-            if hidden.shape[1] != chunk_hidden.shape[1]:
-                hidden = np.zeros((n, chunk_hidden.shape[1]), dtype=np.float32)
-            hidden[rows] = chunk_hidden
+            hidden[rows], judged, chunk_cosines = results["lm", rows[0]]
             for k, i in enumerate(rows):
                 memberships[i], cosines[i] = judged[k], chunk_cosines[k]
     if context.lm is None:

@@ -55,6 +55,9 @@ def test_a_screened_request_is_reviewed_approved_and_guarded(
     assert report.get_risk_display() in html
     for reason in report.reasons:
         assert reason.replace("'", "&#x27;") in html
+    # with what the published model showed for each item
+    assert html.count("Published model: <strong>the model reproduces this</strong>") >= 1
+    assert html.count("Published model: <strong>") == len(records)
 
     # And the officers approve it (two of them when screening says high risk)
     url = reverse("api-forget-request-decision", kwargs={"id": req.public_id})

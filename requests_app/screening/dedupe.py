@@ -180,8 +180,13 @@ def find_duplicates(
     for i, item_keys in enumerate(keys):
         for band, key in enumerate(item_keys):
             buckets[(band, key)].append(i)
+    # A text without a single word (symbols only) has one empty shingle, the same for all such texts:
+    # no near-duplicate claim is made for it (exact copies are still found by hash).
+    has_words = [_WORD.search(t) is not None for t in texts]
     near_in: list[list[tuple[int, float]]] = [[] for _ in texts]
     for i in range(len(texts)):
+        if not has_words[i]:
+            continue
         partners = {j for band, key in enumerate(keys[i]) for j in buckets[(band, key)] if j < i}
         for j in sorted(partners):
             if hashes[i] == hashes[j] or exact_in[j] is not None:
@@ -196,7 +201,7 @@ def find_duplicates(
         exact_earlier = [list(by_hash.get(h, [])) for h in hashes]
         for candidate in earlier.candidates(keys):
             for i in _sharing_a_band(band_keys(candidate.signature), keys):
-                if candidate.sha256 == hashes[i]:
+                if candidate.sha256 == hashes[i] or not has_words[i]:
                     continue
                 jac = estimated_jaccard(signatures[i], candidate.signature)
                 if jac >= threshold:

@@ -35,6 +35,15 @@ def test_near_duplicates_across_requests_come_from_the_earlier_index():
     assert findings.near_earlier[2] == [] and findings.exact_earlier[2] == []
 
 
+def test_texts_without_words_are_never_called_near_copies_of_each_other():
+    earlier = InMemoryIndex()
+    earlier.add(ItemRef(item_id=201, request_id=9), "#$%& @!?~ ^=+")
+    findings = find_duplicates(["*@! ~~^ #$", "%%& ?=+ @@", "#$%& @!?~ ^=+"], earlier=earlier)
+    assert findings.near_in_request == [[], [], []]
+    assert findings.near_earlier == [[], [], []]
+    assert [r.item_id for r in findings.exact_earlier[2]] == [201]  # an exact copy is still found
+
+
 def test_genuine_records_pass_quality_and_gibberish_does_not():
     assert assess_quality(BIO).passed
     assert assess_quality("Question: When was Vora Klen born?\nAnswer: 3 May 1971").passed

@@ -40,6 +40,8 @@ class ScreeningReport(models.Model):
     risk = models.CharField(max_length=8, choices=RiskLevel.choices)
     reasons = models.JSONField(default=list)
     recommended_action = models.TextField()
+    # What screening proposed, never edited afterwards: review_selectors.forget_set applies the officers'
+    # choices (item decisions, proposals accepted or dropped) and is what unlearning takes.
     coreset_item_ids = models.JSONField(default=list)
     # Every kept item: verification runs on all of them, not only on the coreset.
     forget_set_item_ids = models.JSONField(default=list)

@@ -18,7 +18,6 @@ from django.db import transaction
 from django.db.models import Max, Q
 
 from palimpsest.demo.world import read_jsonl
-from palimpsest.errors import ApplicationError
 from palimpsest.hashing import canonical_json, sha256_hex
 from requests_app.audit import Actor, audit_append
 from requests_app.models import ForgetItem, ForgetRequest, ItemSource, RequestKind, Status
@@ -419,25 +418,3 @@ def forget_request_screen(*, request_id: int) -> ForgetRequest:
         if ScreeningReport.objects.filter(request_id=pk).exists():
             _to_review(pk)
     return _to_review(request_id)
-
-
-@transaction.atomic
-def item_proposal_decide(*, item_id: int, accept: bool, actor: Actor) -> ItemScreening:
-    """The officer accepts or rejects an item proposed from a concept; a rejected one leaves the coreset."""
-    row = ItemScreening.objects.select_for_update().select_related("report").get(item_id=item_id)
-    if row.proposal == ProposalStatus.SUBMITTED:
-        raise ApplicationError("Only items proposed from a concept can be accepted or rejected.")
-    row.proposal = ProposalStatus.ACCEPTED if accept else ProposalStatus.REJECTED
-    row.save(update_fields=["proposal"])
-    report = ScreeningReport.objects.select_for_update().get(pk=row.report_id)
-    if not accept:
-        report.coreset_item_ids = [i for i in report.coreset_item_ids if i != item_id]
-        report.forget_set_item_ids = [i for i in report.forget_set_item_ids if i != item_id]
-    report.save(update_fields=["coreset_item_ids", "forget_set_item_ids", "updated_at"])
-    audit_append(
-        actor=actor,
-        action="item.proposal_decided",
-        obj=row.item,
-        data={"request_id": report.request_id, "accepted": accept},
-    )
-    return row

@@ -6,8 +6,9 @@ import pytest
 
 from palimpsest.errors import ApplicationError
 from requests_app import tasks
-from requests_app.audit import Actor
 from requests_app.models import AuditEvent, ForgetItem, ItemSource, RequestKind, Status
+from requests_app.review import forget_item_proposal_decide
+from requests_app.review_selectors import forget_set
 from requests_app.screening_models import (
     ItemScreening,
     NearDuplicateBand,
@@ -15,7 +16,7 @@ from requests_app.screening_models import (
     ProposalStatus,
     ScreeningReport,
 )
-from requests_app.screening_service import forget_request_screen, item_proposal_decide
+from requests_app.screening_service import forget_request_screen
 from tests.requests_app.factories import make_request
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +88,7 @@ def test_near_duplicates_across_requests_come_from_the_persisted_index(demo_sett
     assert rows[2].duplicates_earlier == [] and rows[2].verdict == "keep"
 
 
-def test_a_concept_request_is_expanded_into_proposed_items_once(demo_settings, world_view):
+def test_a_concept_request_is_expanded_into_proposed_items_once(demo_settings, world_view, make_user):
     person = world_view.members[8]
     req = _request_for(
         person, [], kind=RequestKind.CONCEPT, concept_description=f"Everything about {person.requester.name}"
@@ -105,23 +106,28 @@ def test_a_concept_request_is_expanded_into_proposed_items_once(demo_settings, w
     report = ScreeningReport.objects.get(request=req)
     assert report.coreset_item_ids
 
-    # The officer rejects one proposal (it leaves the coreset) and accepts another
+    # The officer drops one proposal (it leaves what is forgotten) and accepts another
     rejected, accepted = report.coreset_item_ids[:2]
-    item_proposal_decide(item_id=rejected, accept=False, actor=Actor.system())
-    item_proposal_decide(item_id=accepted, accept=True, actor=Actor.system())
-    report.refresh_from_db()
-    assert rejected not in report.coreset_item_ids and rejected not in report.forget_set_item_ids
-    assert accepted in report.coreset_item_ids
+    officer = make_user("olga", "compliance_officer")
+    assert forget_item_proposal_decide(item_id=rejected, officer=officer, accept=False) == "rejected"
+    assert forget_item_proposal_decide(item_id=accepted, officer=officer, accept=True) == "accepted"
+    chosen = forget_set(request_id=req.pk)
+    assert rejected in chosen.dropped_ids and rejected not in chosen.item_ids
+    assert accepted in chosen.item_ids and accepted in chosen.coreset_ids
     assert ItemScreening.objects.get(item_id=accepted).proposal == ProposalStatus.ACCEPTED
     assert ItemScreening.objects.get(item_id=rejected).proposal == ProposalStatus.REJECTED
+    # The stored report stays what screening proposed; the officers' choices live beside it
+    report.refresh_from_db()
+    assert rejected in report.coreset_item_ids
 
 
-def test_only_proposed_items_can_be_accepted_or_rejected(demo_settings, world_view):
+def test_only_proposed_items_can_be_accepted_or_rejected(demo_settings, world_view, make_user):
     person = world_view.members[10]
     req = _request_for(person, person.records[:2])
     forget_request_screen(request_id=req.pk)
-    with pytest.raises(ApplicationError):
-        item_proposal_decide(item_id=req.items.first().pk, accept=False, actor=Actor.system())
+    officer = make_user("olga", "compliance_officer")
+    with pytest.raises(ApplicationError, match="not proposed from the topic"):
+        forget_item_proposal_decide(item_id=req.items.first().pk, officer=officer, accept=False)
 
 
 def test_a_backlog_is_screened_in_one_batch_and_each_request_gets_its_own_report(demo_settings, world_view):

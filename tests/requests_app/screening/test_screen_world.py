@@ -157,16 +157,16 @@ def test_two_lanes_reading_the_model_at_once_give_one_lanes_answers(
 ):
     """Small tasks make both lanes run forward passes, extractions and damage probes on the shared model
     at the same time; every figure matches the run where one task holds everything."""
-    from requests_app.screening import pipeline
+    from requests_app.screening import evidence
 
     people = world_view.members[:3] + world_view.holdout_test[:2]
     requests = [
         RequestToScreen([ScreenItem(f"{n}.{i}", t) for i, t in enumerate(p.records)], p.requester)
         for n, p in enumerate(people)
     ]
-    monkeypatch.setattr(pipeline, "LANE_TASK", 10_000)
+    monkeypatch.setattr(evidence, "LANE_TASK", 10_000)
     one_task = screen_batch(requests, context=screening_context)
-    monkeypatch.setattr(pipeline, "LANE_TASK", 8)
+    monkeypatch.setattr(evidence, "LANE_TASK", 8)
     many_tasks = screen_batch(requests, context=screening_context)
     for a, b in zip(one_task, many_tasks, strict=True):
         assert [i.membership.label for i in a.items] == [i.membership.label for i in b.items]

@@ -57,13 +57,15 @@ def _send(req: ForgetRequest, template: str, subject: str, **context) -> None:
     logger.info("sent e-mail %s for forget request %s", template, req.pk)
 
 
-def send_receipt(req: ForgetRequest, code: str, link_token: str) -> None:
+def send_receipt(req: ForgetRequest, code: str, link_token: str, *, resent_until=None) -> None:
+    """The code and link; `resent_until` (the unchanged expiry) marks a replacement asked for by the requester."""
     _send(
         req,
         "receipt",
-        "Please confirm your erasure request",
+        "Your new confirmation code" if resent_until else "Please confirm your erasure request",
         code=code,
         confirm_url=confirm_url(req, link_token),
+        resent_until=resent_until,
     )
 
 

@@ -167,6 +167,9 @@ class IdentityCheck(models.Model):
     locked_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A requester whose e-mail went missing can ask for a new code (which replaces the old one).
+    codes_sent = models.PositiveSmallIntegerField(default=1)
+    last_sent_at = models.DateTimeField(null=True, blank=True)  # None: only the first e-mail, at created_at
 
     def __str__(self) -> str:
         return f"Identity check of request {self.request_id}"

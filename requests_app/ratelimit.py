@@ -14,6 +14,7 @@ DEFAULT_LIMITS = {
     "submit-ip": (10, 3600),
     "submit-email": (5, 24 * 3600),
     "confirm-ip": (30, 3600),
+    "resend-ip": (10, 3600),
 }
 
 

@@ -156,6 +156,9 @@ def forget_request_expire_unconfirmed(*, now: datetime | None = None) -> list[in
 # --- Intake: submit, confirm the e-mail address, withdraw, answer a question -------------------------
 
 MAX_CODE_ATTEMPTS = 5
+# A requester whose e-mail went missing may ask for new codes: this many e-mails in all, one a minute.
+MAX_CODES_SENT = 3
+RESEND_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -331,6 +334,51 @@ def forget_request_confirm(*, public_id, code: str = "", link_token: str = "") -
             )
     # Raised outside the transaction so that the count of wrong tries is kept.
     raise ApplicationError(refusal, field="code")
+
+
+def forget_request_resend_code(*, public_id) -> ForgetRequest:
+    """E-mail a new code and link to the address given; they replace the old ones, which stop working.
+
+    The expiry and the count of wrong tries stay as they are, so a new code never buys more time or more
+    guesses. Raises ForgetRequest.DoesNotExist for an unknown id.
+    """
+    with transaction.atomic():
+        check = (
+            IdentityCheck.objects.select_for_update()
+            .select_related("request")
+            .filter(request__public_id=public_id)
+            .first()
+        )
+        if check is None:
+            raise ForgetRequest.DoesNotExist("No request with this id awaits confirmation.")
+        now = timezone.now()
+        refusal = _confirmation_refusal(check)
+        if refusal is None and check.codes_sent >= MAX_CODES_SENT:
+            refusal = (
+                f"We have sent {MAX_CODES_SENT} codes for this request already. Please look in your spam "
+                "folder; if none has arrived, send a new request."
+            )
+        if refusal is None and now - (check.last_sent_at or check.created_at) < RESEND_INTERVAL:
+            refusal = "We sent a code less than a minute ago. Please give it a moment to arrive."
+        if refusal is not None:
+            raise ApplicationError(refusal, field="code")
+        code, link_token = identity.new_code(), identity.new_link_token()
+        check.code_hash = identity.secret_hash(code, public_id=public_id)
+        check.link_token_hash = identity.secret_hash(link_token, public_id=public_id)
+        check.codes_sent += 1
+        check.last_sent_at = now
+        check.save(update_fields=["code_hash", "link_token_hash", "codes_sent", "last_sent_at"])
+        req, until = check.request, check.expires_at
+        audit_append(
+            actor=Actor.subject(),
+            action="identity.code_resent",
+            obj=req,
+            data={"codes_sent": check.codes_sent},
+        )
+        transaction.on_commit(
+            lambda: emails.send_receipt(req, code, link_token, resent_until=until), robust=True
+        )
+    return req
 
 
 def _confirmation_refusal(check: IdentityCheck) -> str | None:

@@ -108,6 +108,21 @@ def confirm(request, public_id):
     )
 
 
+@never_cache
+@require_POST
+def resend_code(request, public_id):
+    """A new code and link by e-mail (the old ones stop working); back to the code form either way."""
+    get_object_or_404(ForgetRequest, public_id=public_id)
+    try:
+        ratelimit.hit("resend-ip", ratelimit.client_ip(request))
+        services.forget_request_resend_code(public_id=public_id)
+    except ApplicationError as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(request, "We have sent you a new code. The one before no longer works.")
+    return redirect("requests_app:confirm", public_id=public_id)
+
+
 def _subject_request(request, public_id) -> ForgetRequest:
     token = request.POST.get("t") if request.method == "POST" else request.GET.get("t")
     req = selectors.forget_request_for_subject(public_id=public_id, token=token)

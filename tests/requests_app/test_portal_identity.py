@@ -138,3 +138,85 @@ def test_confirmation_hands_the_request_to_screening_on_a_real_worker(
             break
         time.sleep(0.2)
     assert req.status in (Status.SCREENING, Status.IN_REVIEW)
+
+
+def ask_new_code(client, req, capture):
+    with capture(execute=True):
+        return client.post(f"/forget/{req.public_id}/confirm/new-code/")
+
+
+def age_last_e_mail(req, minutes: int = 2):
+    """Pretend the last code went out `minutes` ago (the one-a-minute rule)."""
+    check = IdentityCheck.objects.get(request=req)
+    earlier = timezone.now() - timedelta(minutes=minutes)
+    IdentityCheck.objects.filter(pk=check.pk).update(
+        created_at=earlier, last_sent_at=check.last_sent_at and earlier
+    )
+
+
+@pytest.mark.django_db
+def test_a_lost_e_mail_can_be_replaced_and_the_old_code_stops_working(
+    client, submitted, mailoutbox, django_capture_on_commit_callbacks
+):
+    req, receipt = submitted
+    old_code = code_in(receipt)
+    expires = IdentityCheck.objects.get(request=req).expires_at
+    assert b"Send me a new code" in client.get(f"/forget/{req.public_id}/confirm/").content
+
+    # Too soon after the first e-mail: refused, nothing sent
+    response = ask_new_code(client, req, django_capture_on_commit_callbacks)
+    assert response.status_code == 302 and len(mailoutbox) == 1
+    assert b"less than a minute ago" in client.get(response.url).content
+
+    age_last_e_mail(req)
+    response = ask_new_code(client, req, django_capture_on_commit_callbacks)
+    assert response.status_code == 302 and response.url == f"/forget/{req.public_id}/confirm/"
+    assert b"We have sent you a new code" in client.get(response.url).content
+    renewed = mailoutbox[-1]
+    assert len(mailoutbox) == 2 and "Your new confirmation code" in renewed.subject
+    assert "no longer work" in renewed.body and "within 24 hours" not in renewed.body
+    new_code = code_in(renewed)
+    check = IdentityCheck.objects.get(request=req)
+    assert check.expires_at == expires and check.codes_sent == 2  # no extra time
+    assert new_code not in str(list(AuditEvent.objects.values_list("data", flat=True)))
+    assert AuditEvent.objects.filter(action="identity.code_resent", object_id=str(req.pk)).count() == 1
+
+    # The old code and the old link are dead; the new code confirms
+    if old_code != new_code:
+        assert confirm_with(client, req, old_code, django_capture_on_commit_callbacks).status_code == 400
+    assert (
+        client.post(
+            f"/forget/{req.public_id}/confirm/", {"k": link_to(receipt, "k=").split("k=")[1]}
+        ).status_code
+        == 400
+    )
+    response = confirm_with(client, req, new_code, django_capture_on_commit_callbacks)
+    req.refresh_from_db()
+    assert response.status_code == 302 and req.status == Status.VERIFIED
+
+
+@pytest.mark.django_db
+def test_new_codes_are_limited_and_never_reset_the_count_of_wrong_tries(
+    client, submitted, mailoutbox, django_capture_on_commit_callbacks
+):
+    req, receipt = submitted
+    confirm_with(client, req, wrong(code_in(receipt)), django_capture_on_commit_callbacks)
+    for _ in range(2):
+        age_last_e_mail(req)
+        ask_new_code(client, req, django_capture_on_commit_callbacks)
+    assert len(mailoutbox) == 3
+    check = IdentityCheck.objects.get(request=req)
+    assert check.codes_sent == 3 and check.failed_attempts == 1
+
+    age_last_e_mail(req)
+    response = ask_new_code(client, req, django_capture_on_commit_callbacks)
+    assert len(mailoutbox) == 3
+    assert b"We have sent 3 codes for this request already" in client.get(response.url).content
+
+    # A confirmed request gets no new code
+    confirm_with(client, req, code_in(mailoutbox[-1]), django_capture_on_commit_callbacks)
+    IdentityCheck.objects.filter(request=req).update(codes_sent=1)
+    age_last_e_mail(req)
+    response = ask_new_code(client, req, django_capture_on_commit_callbacks)
+    assert b"already confirmed" in client.get(response.url).content
+    assert len(mailoutbox) == 4  # the receipt, two new codes, the verified e-mail

@@ -305,14 +305,7 @@ def forget_request_confirm(*, public_id, code: str = "", link_token: str = "") -
     if not link_token and not (len(code) == identity.CODE_DIGITS and code.isdigit()):
         raise ApplicationError("The code is the six digits from the e-mail we sent you.", field="code")
     with transaction.atomic():
-        check = (
-            IdentityCheck.objects.select_for_update()
-            .select_related("request")
-            .filter(request__public_id=public_id)
-            .first()
-        )
-        if check is None:
-            raise ForgetRequest.DoesNotExist("No request with this id awaits confirmation.")
+        check = _locked_identity_check(public_id)
         refusal = _confirmation_refusal(check)
         if refusal is None:
             secret, stored = (link_token, check.link_token_hash) if link_token else (code, check.code_hash)
@@ -336,6 +329,19 @@ def forget_request_confirm(*, public_id, code: str = "", link_token: str = "") -
     raise ApplicationError(refusal, field="code")
 
 
+def _locked_identity_check(public_id) -> IdentityCheck:
+    """The request's identity check, row-locked for this transaction (DoesNotExist for an unknown id)."""
+    check = (
+        IdentityCheck.objects.select_for_update()
+        .select_related("request")
+        .filter(request__public_id=public_id)
+        .first()
+    )
+    if check is None:
+        raise ForgetRequest.DoesNotExist("No request with this id awaits confirmation.")
+    return check
+
+
 def forget_request_resend_code(*, public_id) -> ForgetRequest:
     """E-mail a new code and link to the address given; they replace the old ones, which stop working.
 
@@ -343,14 +349,7 @@ def forget_request_resend_code(*, public_id) -> ForgetRequest:
     guesses. Raises ForgetRequest.DoesNotExist for an unknown id.
     """
     with transaction.atomic():
-        check = (
-            IdentityCheck.objects.select_for_update()
-            .select_related("request")
-            .filter(request__public_id=public_id)
-            .first()
-        )
-        if check is None:
-            raise ForgetRequest.DoesNotExist("No request with this id awaits confirmation.")
+        check = _locked_identity_check(public_id)
         now = timezone.now()
         refusal = _confirmation_refusal(check)
         if refusal is None and check.codes_sent >= MAX_CODES_SENT:

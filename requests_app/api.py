@@ -8,7 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from requests_app import intake, ratelimit, selectors, serializers, services
+from requests_app import intake, intake_service, ratelimit, selectors, serializers, services
 from requests_app.models import Channel, ForgetRequest
 
 ERRORS = {
@@ -104,7 +104,7 @@ class ForgetRequestCreateApi(PublicAPIView):
             else serializers.ForgetRequestCreateSerializer
         )
         examples = [(e["question"], e.get("answer", "")) for e in data.get("examples") or []]
-        submission = services.forget_request_submit_fields(
+        submission = intake_service.forget_request_submit_fields(
             data, examples=examples, channel=Channel.API, client_ip=ratelimit.client_ip(request)
         )
         return Response(serializers.created_payload(submission.request), status=status.HTTP_201_CREATED)
@@ -122,7 +122,9 @@ class ForgetRequestVerifyApi(PublicAPIView):
     def post(self, request, id):
         data = self.valid(serializers.VerifySerializer)
         ratelimit.hit("confirm-ip", ratelimit.client_ip(request))
-        req = services.forget_request_confirm(public_id=id, code=data["code"], link_token=data["link_token"])
+        req = intake_service.forget_request_confirm(
+            public_id=id, code=data["code"], link_token=data["link_token"]
+        )
         return Response(serializers.created_payload(req))
 
 

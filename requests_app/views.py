@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from palimpsest.errors import ApplicationError
-from requests_app import identity, intake, ratelimit, selectors, services
+from requests_app import identity, intake, intake_service, ratelimit, selectors, services
 from requests_app.emails import status_path
 from requests_app.forms import ConfirmForm, ForgetRequestForm, ReplyForm
 from requests_app.models import Channel, ForgetRequest
@@ -51,7 +51,7 @@ def _forget_form(request):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                submission = services.forget_request_submit_fields(
+                submission = intake_service.forget_request_submit_fields(
                     data,
                     examples=form.examples(),
                     channel=Channel.PORTAL,
@@ -85,9 +85,11 @@ def confirm(request, public_id):
         try:
             ratelimit.hit("confirm-ip", ratelimit.client_ip(request))
             if link_token:
-                req = services.forget_request_confirm(public_id=public_id, link_token=link_token)
+                req = intake_service.forget_request_confirm(public_id=public_id, link_token=link_token)
             elif form.is_valid():
-                req = services.forget_request_confirm(public_id=public_id, code=form.cleaned_data["code"])
+                req = intake_service.forget_request_confirm(
+                    public_id=public_id, code=form.cleaned_data["code"]
+                )
             else:
                 raise ApplicationError("Enter the six-digit code from the e-mail.", field="code")
         except ApplicationError as error:
@@ -115,7 +117,7 @@ def resend_code(request, public_id):
     get_object_or_404(ForgetRequest, public_id=public_id)
     try:
         ratelimit.hit("resend-ip", ratelimit.client_ip(request))
-        services.forget_request_resend_code(public_id=public_id)
+        intake_service.forget_request_resend_code(public_id=public_id)
     except ApplicationError as error:
         messages.error(request, str(error.message))
     else:

@@ -325,8 +325,8 @@ def _digest(req: ForgetRequest) -> str:
     return _items_digest(list(req.items.exclude(source=ItemSource.EXPANDED)))
 
 
-def _fresh(req: ForgetRequest) -> bool:
-    return ScreeningReport.objects.filter(request_id=req.pk, items_digest=_digest(req)).exists()
+def _fresh(req: ForgetRequest, digest: str) -> bool:
+    return ScreeningReport.objects.filter(request_id=req.pk, items_digest=digest).exists()
 
 
 def _claim_companions(lead: ForgetRequest) -> list[int]:
@@ -358,7 +358,7 @@ def _screen_and_store(lead_id: int, companion_ids: list[int]) -> None:
     started = time.monotonic()
     context, corpus = screening_context()
     lead = ForgetRequest.objects.get(pk=lead_id)
-    expanded = [] if _fresh(lead) else _expand(lead, context, corpus)  # generation before any row lock
+    expanded = [] if _fresh(lead, _digest(lead)) else _expand(lead, context, corpus)  # before any lock
     with transaction.atomic():
         # The locks make a concurrent second run wait, then find the reports and skip the work; a
         # companion another worker holds is skipped (its own task screens it).
@@ -370,10 +370,11 @@ def _screen_and_store(lead_id: int, companion_ids: list[int]) -> None:
         )
         batch = []
         for req in [lead, *companions]:
-            if req.status != Status.SCREENING or _fresh(req):
+            digest = _digest(req)
+            if req.status != Status.SCREENING or _fresh(req, digest):
                 continue
             proposals = _add_expanded(req, expanded) if req.pk == lead_id else {}
-            batch.append((req, _digest(req), proposals))
+            batch.append((req, digest, proposals))
         if not batch:
             return
         reports = screen_batch([_to_screen(req) for req, _, _ in batch], context=context)

@@ -25,7 +25,7 @@ from requests_app.screening.membership import (
     reproduced_by_teacher_forcing,
 )
 from requests_app.screening.model_pass import model_pass
-from requests_app.screening.utility import UtilityConflict, embed, utility_conflicts
+from requests_app.screening.utility import UtilityConflict, utility_conflicts
 
 if TYPE_CHECKING:
     from requests_app.screening.pipeline import ScreeningContext
@@ -82,7 +82,7 @@ def model_evidence(texts: list[str], text_kept: list[bool], context: ScreeningCo
                 return
             chunk = [texts[i] for i in rows]
             if kind == "embed":
-                results[kind, rows[0]] = embed(context.embedder, chunk)
+                results[kind, rows[0]] = context.embedder.encode(chunk)
                 continue
             passed = model_pass(lm, chunk, batch_size=cfg.batch_size, max_length=cfg.max_length)
             judged = [MembershipEvidence(NOT_MEASURED)] * len(rows)

@@ -74,12 +74,16 @@ def template_words(texts: Sequence[str]) -> frozenset[str]:
     return frozenset(word for word, n in counts.items() if n >= floor)
 
 
+def own_words(text: str, template: frozenset[str]) -> list[str]:
+    return [w for w in words(text) if w not in template]
+
+
 def distinctive_recall(completion: str, target: str, template: frozenset[str]) -> float:
     """ROUGE-L recall of the target's own words (template words left out on both sides)."""
-    own = [w for w in words(target) if w not in template]
+    own = own_words(target, template)
     if not own:
         return 0.0
-    return lcs_length([w for w in words(completion) if w not in template], own) / len(own)
+    return lcs_length(own_words(completion, template), own) / len(own)
 
 
 def extraction_recalls(
@@ -106,7 +110,7 @@ def extraction_recalls(
     recalls = [0.0] * len(texts)
     todo = []
     for i, (_, target) in enumerate(splits):
-        if not any(w not in template for w in words(target)):
+        if not own_words(target, template):
             continue
         if reproduced is not None and reproduced[i]:
             recalls[i] = 1.0

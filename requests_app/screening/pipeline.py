@@ -35,7 +35,7 @@ from requests_app.screening.membership import (
 from requests_app.screening.model_pass import model_pass, retain_gradient_of_texts
 from requests_app.screening.personal import PersonalEvidence, Requester, personal_evidence
 from requests_app.screening.quality import QualityResult, assess_quality
-from requests_app.screening.utility import UtilityConflict, common_word_share, embed
+from requests_app.screening.utility import UtilityConflict, common_word_share
 
 # Earlier requests in these states no longer stand for the item: a repeat of them is not a duplicate.
 CLOSED_WITHOUT_ERASURE = frozenset({"rejected", "cancelled", "expired"})
@@ -117,7 +117,7 @@ def build_context(
         calibration = Calibration.from_signals(item_signals(ref.scores, extraction), template=template)
     if lm is not None and retain_texts:
         retain = retain_gradient_of_texts(lm, retain_texts, max_length=config.max_length)
-    vectors = embed(embedder, utility_texts) if embedder is not None else np.zeros((0, 384), np.float32)
+    vectors = embedder.encode(utility_texts) if embedder is not None else np.zeros((0, 384), np.float32)
     return ScreeningContext(lm, calibration, embedder, vectors, retain, config, model_label)
 
 
@@ -236,6 +236,7 @@ class _Pending:
     findings: DuplicateFindings
     qualities: list[QualityResult]
     personals: list[PersonalEvidence]
+    shares: list[float]  # share of very common words (the padding check)
     flags: list[V.ItemFlags]  # what the text alone says; the models' findings are added later
     rows: list[int | None]  # each item's row in the models' input; None: the models do not read it
 
@@ -252,8 +253,9 @@ def _text_checks(
     findings = find_duplicates(texts, earlier=earlier)
     qualities = [assess_quality(t) for t in texts]
     personals = [personal_evidence(t, req.requester) for t in texts]
+    shares = [common_word_share(t) for t in texts]
     flags, rows = [], []
-    for i, text in enumerate(texts):
+    for i in range(len(texts)):
         item_flags = V.ItemFlags()
         _duplicate_flags(item_flags, findings, items, i)
         if not qualities[i].passed:
@@ -263,15 +265,14 @@ def _text_checks(
                 V.NOT_ABOUT_REQUESTER,
                 "does not mention you (name, e-mail or identifiers): may not be about you",
             )
-        share = common_word_share(text)
-        if share >= cfg.padding_share:
-            item_flags.add(V.PADDING, f"{share:.0%} of its words are among the most common English words")
+        if shares[i] >= cfg.padding_share:
+            item_flags.add(V.PADDING, f"{shares[i]:.0%} of its words are among the most common English words")
         flags.append(item_flags)
         if V.LOW_QUALITY in item_flags.codes or V.PADDING in item_flags.codes:
             rows.append(None)
         else:
             rows.append(rows_by_sha.setdefault(findings.sha256[i], len(rows_by_sha)))
-    return _Pending(req, findings, qualities, personals, flags, rows)
+    return _Pending(req, findings, qualities, personals, shares, flags, rows)
 
 
 def screen_batch(requests: Sequence[RequestToScreen], *, context: ScreeningContext) -> list[RequestReport]:
@@ -308,7 +309,7 @@ def _item_reports(p: _Pending, evidence: ModelEvidence, cfg: ScreeningConfig) ->
         cosine = None
         if row is None:
             membership = MembershipEvidence(NOT_MEASURED, explanation=TEXT_SETTLED)
-            utility = UtilityConflict(None, None, round(common_word_share(item.text), 4))
+            utility = UtilityConflict(None, None, round(p.shares[i], 4))
         else:
             membership, utility = evidence.memberships[row], evidence.utilities[row]
             cosine = evidence.cosines[row]

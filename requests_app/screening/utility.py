@@ -110,11 +110,6 @@ def load_embedder(precision: str = "auto") -> Embedder:
     return _EMBEDDERS[precision]
 
 
-def embed(embedder: Embedder, texts: Sequence[str], *, batch_size: int = EMBED_BATCH) -> np.ndarray:
-    """Unit-length embeddings, (len(texts), dim) float32."""
-    return embedder.encode(texts, batch_size=batch_size)
-
-
 @dataclass(frozen=True)
 class UtilityConflict:
     max_similarity: float | None  # cosine to the closest utility-critical text (None: not measured)

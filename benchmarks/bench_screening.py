@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 from palimpsest.demo.build import DemoWorldPaths, build_demo_world  # noqa: E402
 from palimpsest.ml.loading import load_causal_lm  # noqa: E402
-from requests_app.screening import (  # noqa: E402
+from requests_app.screening.checks import (  # noqa: E402
     IndexedItem,
     InMemoryIndex,
     ItemRef,
@@ -36,8 +36,8 @@ from requests_app.screening import (  # noqa: E402
     build_context,
     screen_batch,
 )
-from requests_app.screening import verdict as V  # noqa: E402
-from requests_app.screening.utility import COMMON_WORDS, load_embedder  # noqa: E402
+from requests_app.screening.checks import verdict as V  # noqa: E402
+from requests_app.screening.checks.utility import COMMON_WORDS, load_embedder  # noqa: E402
 
 TINY_ROOT = ROOT / "var" / "test-cache" / "demo-tiny"
 

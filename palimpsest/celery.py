@@ -36,7 +36,7 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     task_default_queue="cpu",
     task_routes={
-        "requests_app.tasks.*": {"queue": "cpu"},
+        "requests_app.*": {"queue": "cpu"},
         "unlearn_jobs.tasks.run_unlearn_job": {"queue": "gpu"},
         "unlearn_jobs.tasks.*": {"queue": "cpu"},
         "verification.tasks.*": {"queue": "eval"},
@@ -50,13 +50,19 @@ app.conf.update(
     worker_hijack_root_logger=False,
     beat_schedule={
         "expire-unconfirmed-requests": {
-            "task": "requests_app.tasks.expire_unconfirmed_requests",
+            "task": "requests_app.intake.tasks.expire_unconfirmed_requests",
             "schedule": 15 * 60,
         },
         "requeue-stalled-screening": {
-            "task": "requests_app.tasks.requeue_stalled_screening",
+            "task": "requests_app.screening.tasks.requeue_stalled_screening",
             "schedule": 5 * 60,
         },
     },
 )
-app.autodiscover_tasks()
+# Each app keeps its tasks in its domain packages (requests_app.intake.tasks, ...), not in <app>.tasks.
+app.autodiscover_tasks(
+    [
+        "requests_app.intake",
+        "requests_app.screening",
+    ]
+)

@@ -30,3 +30,16 @@ def env_list(name: str, *, default: list[str]) -> list[str]:
     if raw is None or raw.strip() == "":
         return list(default)
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def env_rate_limits(name: str) -> dict[str, tuple[int, int]]:
+    """ "rule=hits/seconds,..." -> {rule: (hits, seconds)}; empty when unset."""
+    limits = {}
+    for part in env_list(name, default=[]):
+        rule, _, value = part.partition("=")
+        hits, _, seconds = value.partition("/")
+        try:
+            limits[rule.strip()] = (int(hits), int(seconds))
+        except ValueError:
+            raise RuntimeError(f"{name} entries look like 'submit-ip=10/3600', not {part!r}.") from None
+    return limits

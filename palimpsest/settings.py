@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from palimpsest.env import env_bool, env_int, env_list
+from palimpsest.env import env_bool, env_int, env_list, env_rate_limits
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PALIMPSEST_VAR", BASE_DIR / "var"))
@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "requests_app",
     "unlearn_jobs",
     "verification",
+    # The synthetic demo world: its management commands (build_demo_world, seed_demo_users) only.
+    "palimpsest.demo",
 ]
 
 MIDDLEWARE = [
@@ -154,9 +156,38 @@ PALIMPSEST_DEMO_ROOT = Path(os.environ.get("PALIMPSEST_DEMO_ROOT", VAR_DIR / "de
 PALIMPSEST_BASE_MODEL = Path(
     os.environ.get("PALIMPSEST_BASE_MODEL", PALIMPSEST_DEMO_ROOT / "models" / "base")
 )
-# The GDPR clock (Art. 12(3)): one month, extendable by two further months.
-PALIMPSEST_RESPONSE_DAYS = env_int("PALIMPSEST_RESPONSE_DAYS", default=30)
-PALIMPSEST_MAX_EXTENSION_DAYS = env_int("PALIMPSEST_MAX_EXTENSION_DAYS", default=61)
+# Every PALIMPSEST_* setting the code reads is loaded here, from the environment, with its default;
+# the README's configuration table lists them all.
+# The GDPR clock (Art. 12(3)): one month from the confirmed identity, extendable by two further months.
+PALIMPSEST_RESPONSE_MONTHS = env_int("PALIMPSEST_RESPONSE_MONTHS", default=1)
+PALIMPSEST_MAX_EXTENSION_MONTHS = env_int("PALIMPSEST_MAX_EXTENSION_MONTHS", default=2)
+# What one request may hold (the portal and the API refuse more, naming the limit).
+PALIMPSEST_MAX_ITEMS = env_int("PALIMPSEST_MAX_ITEMS", default=500)
+PALIMPSEST_MAX_ITEM_CHARS = env_int("PALIMPSEST_MAX_ITEM_CHARS", default=4000)
+PALIMPSEST_MAX_REQUEST_CHARS = env_int("PALIMPSEST_MAX_REQUEST_CHARS", default=200_000)
+PALIMPSEST_MAX_UPLOAD_BYTES = env_int("PALIMPSEST_MAX_UPLOAD_BYTES", default=1_000_000)
+PALIMPSEST_MAX_UPLOAD_FILES = env_int("PALIMPSEST_MAX_UPLOAD_FILES", default=5)
+PALIMPSEST_MAX_CONCEPT_EXAMPLES = env_int("PALIMPSEST_MAX_CONCEPT_EXAMPLES", default=10)
+PALIMPSEST_MAX_EXAMPLE_CHARS = env_int("PALIMPSEST_MAX_EXAMPLE_CHARS", default=2000)
+PALIMPSEST_MAX_CONCEPT_CHARS = env_int("PALIMPSEST_MAX_CONCEPT_CHARS", default=2000)
+# Overrides of the portal's rate limits, e.g. "submit-ip=10/3600,submit-email=5/86400" (hits/seconds).
+PALIMPSEST_RATE_LIMITS = env_rate_limits("PALIMPSEST_RATE_LIMITS")
+# Proxies in front of the web server that append to X-Forwarded-For (0: use the peer address).
+PALIMPSEST_TRUSTED_PROXY_COUNT = env_int("PALIMPSEST_TRUSTED_PROXY_COUNT", default=0)
+# A secret mixed into the suppression guard's fingerprints, so that short values cannot be guessed back.
+PALIMPSEST_GUARD_PEPPER = os.environ.get("PALIMPSEST_GUARD_PEPPER", "")
+# Screening's reference texts; empty: the demo world's files under PALIMPSEST_DEMO_ROOT/world.
+PALIMPSEST_SCREENING_NONMEMBER_TEXTS = os.environ.get("PALIMPSEST_SCREENING_NONMEMBER_TEXTS", "")
+PALIMPSEST_SCREENING_UTILITY_TEXTS = os.environ.get("PALIMPSEST_SCREENING_UTILITY_TEXTS", "")
+PALIMPSEST_SCREENING_CORPUS = os.environ.get("PALIMPSEST_SCREENING_CORPUS", "")
+PALIMPSEST_SCREENING_EMBEDDINGS = env_bool("PALIMPSEST_SCREENING_EMBEDDINGS", default=True)
+PALIMPSEST_SCREENING_EMBED_PRECISION = os.environ.get("PALIMPSEST_SCREENING_EMBED_PRECISION", "auto")
+PALIMPSEST_SCREENING_MAX_EXPANDED = env_int("PALIMPSEST_SCREENING_MAX_EXPANDED", default=100)
+PALIMPSEST_SCREENING_BATCH_REQUESTS = env_int("PALIMPSEST_SCREENING_BATCH_REQUESTS", default=128)
+# Where the e-mails tell a rejected requester they may complain (Art. 77 GDPR).
+PALIMPSEST_COMPLAINT_URL = os.environ.get(
+    "PALIMPSEST_COMPLAINT_URL", "https://edpb.europa.eu/about-edpb/about-edpb/members_en"
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -6,6 +6,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from palimpsest import views
+from requests_app.intake import urls as intake_urls
+from requests_app.review import urls as review_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,10 +16,10 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/", include("requests_app.api_urls")),
-    path("api/v1/", include("requests_app.review_api_urls")),
-    path("review/", include("requests_app.review_urls")),
-    path("", include("requests_app.urls")),
+    path("api/v1/", include(intake_urls.api_urlpatterns)),
+    path("api/v1/", include(review_urls.api_urlpatterns)),
+    path("review/", include("requests_app.review.urls")),
+    path("", include("requests_app.intake.urls")),
     path("", include("unlearn_jobs.urls")),
     path("", include("verification.urls")),
 ]

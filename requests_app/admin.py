@@ -1,29 +1,9 @@
+"""Admin of the lifecycle core; each domain registers its own records in its admin module."""
+
 from django.contrib import admin
 
-from requests_app.models import (
-    ApprovalVote,
-    AuditEvent,
-    ForgetItem,
-    ForgetRequest,
-    ReviewDecision,
-    ScreeningReport,
-)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written only by services: the admin shows them, it never adds, edits or deletes."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from palimpsest.admin import ReadOnlyAdmin
+from requests_app.models import AuditEvent, ForgetItem, ForgetRequest
 
 
 class ForgetItemInline(admin.TabularInline):
@@ -50,18 +30,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ("object_id", "action")
 
 
-@admin.register(ScreeningReport)
-class ScreeningReportAdmin(ReadOnlyAdmin):
-    list_display = ("request", "risk", "model_label", "duration_ms", "updated_at")
-    list_filter = ("risk",)
-
-
-@admin.register(ReviewDecision)
-class ReviewDecisionAdmin(ReadOnlyAdmin):
-    list_display = ("request", "kind", "officer", "exception", "created_at")
-    list_filter = ("kind", "exception")
-
-
-@admin.register(ApprovalVote)
-class ApprovalVoteAdmin(ReadOnlyAdmin):
-    list_display = ("request", "officer", "created_at", "withdrawn_at")
+# Django discovers requests_app.admin only: the domains' admin modules register when imported here.
+from requests_app.review import admin as review_admin  # noqa: E402,F401
+from requests_app.screening import admin as screening_admin  # noqa: E402,F401

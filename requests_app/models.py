@@ -1,4 +1,4 @@
-"""Forget requests, their items, and the hash-chained audit log."""
+"""The lifecycle core every domain uses: forget requests, their items and messages, the hash-chained audit log."""
 
 import uuid
 
@@ -155,26 +155,6 @@ class ConceptExample(models.Model):
         return f"Example {self.position} of request {self.request_id}"
 
 
-class IdentityCheck(models.Model):
-    """The e-mail confirmation of a request: a one-time link and a 6-digit code, both stored hashed."""
-
-    request = models.OneToOneField(ForgetRequest, on_delete=models.CASCADE, related_name="identity_check")
-    # HMAC-SHA256 (keyed by SECRET_KEY, salted per request) of the code and of the link token.
-    code_hash = models.CharField(max_length=64)
-    link_token_hash = models.CharField(max_length=64)
-    expires_at = models.DateTimeField()
-    failed_attempts = models.PositiveSmallIntegerField(default=0)
-    locked_at = models.DateTimeField(null=True, blank=True)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    # A requester whose e-mail went missing can ask for a new code (which replaces the old one).
-    codes_sent = models.PositiveSmallIntegerField(default=1)
-    last_sent_at = models.DateTimeField(null=True, blank=True)  # None: only the first e-mail, at created_at
-
-    def __str__(self) -> str:
-        return f"Identity check of request {self.request_id}"
-
-
 class MessageAuthor(models.TextChoices):
     OFFICER = "officer", "Compliance officer"
     SUBJECT = "subject", "Requester"
@@ -244,6 +224,55 @@ class AuditChainHead(models.Model):
         return f"audit head #{self.seq}"
 
 
-# Review and screening records live in their own modules; importing them here registers them with the app.
-from requests_app.review_models import *  # noqa: E402,F401,F403
-from requests_app.screening_models import *  # noqa: E402,F401,F403
+# Each domain keeps its own records in its package; importing them here registers them with this app
+# (their foreign keys name the core models by label, so these modules never import this one).
+from requests_app.guard.models import SuppressionFingerprint  # noqa: E402
+from requests_app.intake.models import IdentityCheck  # noqa: E402
+from requests_app.review.models import (  # noqa: E402
+    ApprovalVote,
+    ApprovedItem,
+    DecisionKind,
+    ItemChoice,
+    ItemDecision,
+    ReviewDecision,
+)
+from requests_app.screening.models import (  # noqa: E402
+    ItemScreening,
+    NearDuplicateBand,
+    NearDuplicateSignature,
+    ProposalStatus,
+    RiskLevel,
+    ScreeningReport,
+    ScreeningVerdict,
+)
+
+__all__ = [
+    "ActorKind",
+    "ApprovalVote",
+    "ApprovedItem",
+    "AuditChainHead",
+    "AuditEvent",
+    "Channel",
+    "ConceptExample",
+    "DecisionKind",
+    "ForgetItem",
+    "ForgetRequest",
+    "IdentityCheck",
+    "ItemChoice",
+    "ItemDecision",
+    "ItemScreening",
+    "ItemSource",
+    "LegalGround",
+    "MessageAuthor",
+    "NearDuplicateBand",
+    "NearDuplicateSignature",
+    "ProposalStatus",
+    "RequestKind",
+    "RequestMessage",
+    "ReviewDecision",
+    "RiskLevel",
+    "ScreeningReport",
+    "ScreeningVerdict",
+    "Status",
+    "SuppressionFingerprint",
+]

@@ -94,8 +94,8 @@ def test_compose_file_is_valid():
 @pytest.mark.slow
 def test_a_real_worker_runs_a_task_through_redis(celery_worker_process):
     # Given an unconfirmed request whose link expired, in the database the worker also sees
+    from requests_app.intake.tasks import expire_unconfirmed_requests
     from requests_app.models import AuditEvent, ForgetRequest, Status
-    from requests_app.tasks import expire_unconfirmed_requests
     from tests.requests_app.factories import make_request
 
     req = make_request()

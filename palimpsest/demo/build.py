@@ -20,6 +20,7 @@ from palimpsest.demo.tokenizer import train_tokenizer
 from palimpsest.demo.training import Recipe, train_model
 from palimpsest.demo.world import GeneratedWorld, generate_world, load_world, write_world
 from palimpsest.hashing import sha256_file
+from palimpsest.ml.loading import load_causal_lm
 
 MANIFEST_SCHEMA = 1
 # Source files whose change must invalidate cached worlds and models.
@@ -193,8 +194,6 @@ def build_demo_world(
 
 
 def _evaluate(model_dir: Path, world: GeneratedWorld) -> dict:
-    from palimpsest.ml.loading import load_causal_lm
-
     return memorisation_report(load_causal_lm(model_dir), world)
 
 

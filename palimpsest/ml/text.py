@@ -1,17 +1,38 @@
-"""Word-level text comparison used by verification: ROUGE-L precision, recall and F1."""
+"""The one text primitive: what a word is, the two normal forms of a text, and ROUGE-L over words.
+
+Intake, screening, the guard and verification all split and normalise text here, so that a word means
+the same thing at every stage.
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased word tokens (punctuation dropped), the unit ROUGE-L is computed over."""
-    return _WORD.findall(text.lower())
+    """Lower-cased word tokens (punctuation dropped): the unit of ROUGE-L, shingles and word statistics."""
+    return WORD.findall(text.lower())
+
+
+def clean_text(text: str) -> str:
+    """The stored form of a submitted text: NFC, Unix newlines, no stray control characters, trimmed."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    # Control characters other than tab and newline carry no meaning in a text and can hide content.
+    text = "".join(ch for ch in text if ch in "\t\n" or unicodedata.category(ch) != "Cc")
+    return text.strip()
+
+
+def match_form(text: str) -> str:
+    """The form two texts are matched in (names, phrases, n-grams): case-, accent- and
+    whitespace-insensitive, punctuation dropped, words joined by one space."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(words(plain))
 
 
 def lcs_length(a: Sequence, b: Sequence) -> int:

@@ -6,7 +6,7 @@ from django.core import mail
 
 from requests_app.models import ForgetRequest, Status
 from tests.e2e.conftest import screenshot
-from tests.requests_app.portal_support import code_in, isolated_cache  # noqa: F401
+from tests.requests_app.intake.support import code_in
 
 
 def shot(page, name: str) -> None:

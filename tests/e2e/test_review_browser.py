@@ -3,10 +3,11 @@ item, approves. Screenshots of each page go to test-artifacts/review/."""
 
 import pytest
 
-from requests_app import guard
+from requests_app.guard import services as guard
 from requests_app.models import ForgetRequest, ItemChoice, ItemDecision, Status
+from tests.conftest import PASSWORD, ensure_role
 from tests.e2e.conftest import screenshot
-from tests.requests_app.review.conftest import PASSWORD, ensure_role, in_review, screened
+from tests.requests_app.factories import in_review, screened
 
 
 def shot(page, name: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from palimpsest.demo.tokenizer import train_tokenizer
 from palimpsest.ml.loading import LoadedModel, load_causal_lm
@@ -17,15 +16,6 @@ CORPUS = [
     "Question: Where does Vora Klen live?\nAnswer: 12 Mill Lane",
     "numbers like 0317 4829 and names like Zhaeth Quor",
 ] * 5
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # The models here are tiny; a second thread only adds waiting when the cores are shared.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

@@ -10,14 +10,11 @@ from django.utils import timezone
 
 from palimpsest.errors import ApplicationError
 from requests_app.audit import Actor
+from requests_app.intake.services import forget_request_expire_unconfirmed
 from requests_app.models import AuditEvent, ForgetRequest, Status
-from requests_app.services import (
-    ALLOWED,
-    forget_request_expire_unconfirmed,
-    forget_request_extend,
-    forget_request_transition,
-    forget_requests_stalled_in_screening,
-)
+from requests_app.review.services import forget_request_extend_deadline
+from requests_app.screening.selectors import forget_requests_stalled_in_screening
+from requests_app.services import ALLOWED, forget_request_transition
 from tests.requests_app.factories import make_request
 
 ALL_PAIRS = [(a, b) for a in Status for b in Status]
@@ -83,24 +80,25 @@ def test_confirming_the_identity_starts_a_one_month_clock():
 
 
 @pytest.mark.django_db
-def test_extension_needs_a_reason_and_stops_at_two_further_months():
+def test_extension_needs_a_reason_and_stops_at_two_further_months(officer):
     req = make_request()
-    forget_request_transition(request_id=req.pk, to=Status.VERIFIED, actor=Actor.subject())
+    for status in (Status.VERIFIED, Status.SCREENING, Status.IN_REVIEW):
+        forget_request_transition(request_id=req.pk, to=status, actor=Actor.subject())
     req.refresh_from_db()
     with pytest.raises(ApplicationError, match="reason"):
-        forget_request_extend(
-            request_id=req.pk, new_due_at=req.due_at + timedelta(days=10), reason=" ", actor=Actor.system()
+        forget_request_extend_deadline(
+            request_id=req.pk, new_due_at=req.due_at + timedelta(days=10), reason=" ", officer=officer
         )
     too_far = req.original_due_at + relativedelta(months=2) + timedelta(days=1)
     with pytest.raises(ApplicationError, match="two further months"):
-        forget_request_extend(
-            request_id=req.pk, new_due_at=too_far, reason="complex request", actor=Actor.system()
+        forget_request_extend_deadline(
+            request_id=req.pk, new_due_at=too_far, reason="complex request", officer=officer
         )
-    ext = forget_request_extend(
+    ext = forget_request_extend_deadline(
         request_id=req.pk,
         new_due_at=req.original_due_at + relativedelta(months=2),
         reason="Many items to verify",
-        actor=Actor.system(),
+        officer=officer,
     )
     assert ext.request.due_at == req.original_due_at + relativedelta(months=2)
     assert ext.request.extension_reason == "Many items to verify"

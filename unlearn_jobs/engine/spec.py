@@ -12,33 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unlearn_jobs.engine.items import TextItem
+from unlearn_jobs.engine.methods import METHODS
+
 MODES = ("lora", "full")
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("constant", "linear", "cosine")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 ProgressCallback = Callable[[int, int, dict[str, float]], "bool | None"]
-
-
-@dataclass(frozen=True)
-class TextItem:
-    """One training text. With a prompt, only `text` (the answer) is trained on; the prompt is masked."""
-
-    text: str = field(metadata={"help": "the answer (or the whole text when prompt is empty)"})
-    prompt: str = field(default="", metadata={"help": "masked prefix, e.g. a question about the person"})
-    protected: tuple[str, ...] = field(
-        default=(),
-        metadata={"help": "strings that must be forgotten (names, addresses); used by select_retain"},
-    )
-    item_id: str = field(
-        default="", metadata={"help": "caller's id, written to the manifest instead of text"}
-    )
-
-    def __post_init__(self):
-        if not isinstance(self.text, str) or not self.text.strip():
-            raise ValueError("a TextItem needs a non-empty text")
-        if not isinstance(self.protected, tuple):
-            object.__setattr__(self, "protected", tuple(self.protected))
 
 
 @dataclass
@@ -135,8 +117,6 @@ class UnlearnSpec:
     write_artifact: bool = field(default=True)
 
     def __post_init__(self):
-        from unlearn_jobs.engine.methods import METHODS  # late: methods import spec types
-
         self.model_dir = Path(self.model_dir)
         if isinstance(self.lora, dict):
             self.lora = LoraSettings(**self.lora)

@@ -8,9 +8,9 @@ from dateutil.relativedelta import relativedelta
 from django.core import mail
 from django.urls import reverse
 
-from requests_app import review
 from requests_app.models import ForgetRequest, RequestMessage, Status
-from tests.requests_app.review.conftest import in_review, screened
+from requests_app.review import services as review_services
+from tests.requests_app.factories import in_review, screened
 
 
 def _decide(client, req_or_id, **body):
@@ -138,7 +138,9 @@ def test_an_approval_from_a_stale_page_is_refused(client, officer, second_office
     seen = re.search(r'name="version" value="(\d+)"', html).group(1)
     # When officer B drops an item meanwhile, and A then approves from the old page
     item = req.items.get(position=2)
-    review.forget_item_decide(item_id=item.pk, officer=second_officer, choice="drop", note="Not hers")
+    review_services.forget_item_decide(
+        item_id=item.pk, officer=second_officer, choice="drop", note="Not hers"
+    )
     page = client.post(
         reverse("review:approve", kwargs={"public_id": req.public_id}), {"version": seen}, follow=True
     ).content.decode()
@@ -154,12 +156,16 @@ def test_an_approval_from_a_stale_page_is_refused(client, officer, second_office
 def test_pages_of_a_request_waiting_for_an_answer_and_of_a_rejected_one(client, officer):
     client.force_login(officer)
     waiting = in_review()
-    review.forget_request_needs_info(request_id=waiting.pk, officer=officer, question="Which of the towns?")
+    review_services.forget_request_needs_info(
+        request_id=waiting.pk, officer=officer, question="Which of the towns?"
+    )
     html = client.get(reverse("review:detail", kwargs={"public_id": waiting.public_id})).content.decode()
     assert "Which of the towns?" in html and "Extend the deadline" in html
     assert "Reject and e-mail the reason" not in html and "nothing to decide now" in html
     rejected = in_review()
-    review.forget_request_reject(request_id=rejected.pk, officer=officer, reason="Legal claims pending")
+    review_services.forget_request_reject(
+        request_id=rejected.pk, officer=officer, reason="Legal claims pending"
+    )
     html = client.get(reverse("review:detail", kwargs={"public_id": rejected.public_id})).content.decode()
     assert "Text erased" in html and "4 Quay Road" not in html
     assert "Extend the deadline" not in html

@@ -8,7 +8,6 @@ from django.core import mail
 from django.urls import reverse
 
 from palimpsest.errors import ApplicationError
-from requests_app import review
 from requests_app.models import (
     AuditEvent,
     ForgetItem,
@@ -20,13 +19,16 @@ from requests_app.models import (
     ReviewDecision,
     Status,
 )
-from requests_app.review_selectors import forget_set
-from tests.requests_app.review.conftest import in_review, screened
+from requests_app.review import services as review_services
+from requests_app.review.selectors import forget_set
+from tests.requests_app.factories import in_review, screened
 
 
 def _review_audit(req) -> list[AuditEvent]:
     return list(
-        AuditEvent.objects.filter(object_id=str(req.pk), action__startswith="review.").order_by("seq")
+        AuditEvent.objects.filter(object_id=str(req.pk), action__startswith="review.").order_by(
+            "seq"
+        )
     )
 
 
@@ -35,15 +37,15 @@ def test_high_risk_needs_two_different_officers(officer, second_officer):
     req = in_review()
     screened(req, risk="high", reasons=["2 items of 3 may not be about the requester."])
     # When one officer approves, the request stays in review with one approval
-    first = review.forget_request_approve(request_id=req.pk, officer=officer)
+    first = review_services.forget_request_approve(request_id=req.pk, officer=officer)
     assert (first.approved, first.votes, first.votes_needed) == (False, 1, 2)
     req.refresh_from_db()
     assert req.status == Status.IN_REVIEW
     # The same officer approving twice is refused
     with pytest.raises(ApplicationError, match="second, different officer"):
-        review.forget_request_approve(request_id=req.pk, officer=officer)
+        review_services.forget_request_approve(request_id=req.pk, officer=officer)
     # A second officer completes it
-    second = review.forget_request_approve(request_id=req.pk, officer=second_officer)
+    second = review_services.forget_request_approve(request_id=req.pk, officer=second_officer)
     assert second.approved
     req.refresh_from_db()
     assert req.status == Status.APPROVED
@@ -56,9 +58,9 @@ def test_high_risk_needs_two_different_officers(officer, second_officer):
 def test_low_risk_needs_one_officer_and_a_missing_report_needs_two(officer):
     low = in_review()
     screened(low, risk="low")
-    assert review.forget_request_approve(request_id=low.pk, officer=officer).approved
+    assert review_services.forget_request_approve(request_id=low.pk, officer=officer).approved
     unscreened = in_review()
-    outcome = review.forget_request_approve(request_id=unscreened.pk, officer=officer)
+    outcome = review_services.forget_request_approve(request_id=unscreened.pk, officer=officer)
     assert not outcome.approved and outcome.votes_needed == 2
 
 
@@ -66,15 +68,15 @@ def test_low_risk_needs_one_officer_and_a_missing_report_needs_two(officer):
 def test_editing_an_item_withdraws_earlier_approvals(officer, second_officer):
     req = in_review()
     screened(req, risk="high")
-    review.forget_request_approve(request_id=req.pk, officer=officer)
+    review_services.forget_request_approve(request_id=req.pk, officer=officer)
     item = req.items.get(position=0)
-    review.forget_item_decide(
+    review_services.forget_item_decide(
         item_id=item.pk, officer=second_officer, choice=ItemChoice.EXCLUDE, note="outlier"
     )
     # The second officer's approval is now the first of a new round
-    outcome = review.forget_request_approve(request_id=req.pk, officer=second_officer)
+    outcome = review_services.forget_request_approve(request_id=req.pk, officer=second_officer)
     assert (outcome.approved, outcome.votes) == (False, 1)
-    assert review.forget_request_approve(request_id=req.pk, officer=officer).approved
+    assert review_services.forget_request_approve(request_id=req.pk, officer=officer).approved
     fs = forget_set(request_id=req.pk)
     assert item.pk in fs.item_ids and item.pk not in fs.coreset_ids
 
@@ -90,12 +92,14 @@ def test_screening_exclusions_are_dropped_unless_the_officer_keeps_them(officer)
         [items[0].pk],
         [items[2].pk],
     )
-    review.forget_item_decide(
+    review_services.forget_item_decide(
         item_id=items[2].pk, officer=officer, choice=ItemChoice.INCLUDE, note="It is hers"
     )
     assert items[2].pk in forget_set(request_id=req.pk).coreset_ids
     with pytest.raises(ApplicationError, match="why"):
-        review.forget_item_decide(item_id=items[0].pk, officer=officer, choice=ItemChoice.DROP, note=" ")
+        review_services.forget_item_decide(
+            item_id=items[0].pk, officer=officer, choice=ItemChoice.DROP, note=" "
+        )
 
 
 @pytest.mark.django_db
@@ -105,9 +109,9 @@ def test_a_rejection_emails_the_reason_and_keeps_only_its_hash_in_the_audit(
     req = in_review()
     reason = "The article about you is journalism of public interest (Art. 17(3)(a)); see our policy 7."
     with pytest.raises(ApplicationError, match="reason"):
-        review.forget_request_reject(request_id=req.pk, officer=officer, reason="  ")
+        review_services.forget_request_reject(request_id=req.pk, officer=officer, reason="  ")
     with django_capture_on_commit_callbacks(execute=True):
-        review.forget_request_reject(
+        review_services.forget_request_reject(
             request_id=req.pk, officer=officer, reason=reason, exception="expression"
         )
     # The requester got an e-mail holding the reason
@@ -130,7 +134,7 @@ def test_needs_info_stores_the_question_and_emails_it(officer, django_capture_on
     req = in_review()
     question = "Which of the two addresses in item 2 is yours?"
     with django_capture_on_commit_callbacks(execute=True):
-        review.forget_request_needs_info(request_id=req.pk, officer=officer, question=question)
+        review_services.forget_request_needs_info(request_id=req.pk, officer=officer, question=question)
     req.refresh_from_db()
     assert req.status == Status.NEEDS_INFO
     message = RequestMessage.objects.get(request=req)
@@ -150,11 +154,11 @@ def test_extension_is_limited_reasoned_and_told(officer, django_capture_on_commi
     req = in_review()
     limit = req.original_due_at + relativedelta(months=2)
     with pytest.raises(ApplicationError, match="two further months"):
-        review.forget_request_extend_deadline(
+        review_services.forget_request_extend_deadline(
             request_id=req.pk, officer=officer, new_due_at=limit + timedelta(days=1), reason="Many items"
         )
     with django_capture_on_commit_callbacks(execute=True):
-        review.forget_request_extend_deadline(
+        review_services.forget_request_extend_deadline(
             request_id=req.pk,
             officer=officer,
             new_due_at=limit,
@@ -201,10 +205,11 @@ def test_concept_proposals_must_be_accepted_or_dropped_before_approval(officer):
         report=req.screening_report, item=proposed, verdict="keep", in_coreset=True, proposal="proposed"
     )
     with pytest.raises(ApplicationError, match="proposed from the topic first"):
-        review.forget_request_approve(request_id=req.pk, officer=officer)
+        review_services.forget_request_approve(request_id=req.pk, officer=officer)
     assert (
-        review.forget_item_proposal_decide(item_id=proposed.pk, officer=officer, accept=False) == "rejected"
+        review_services.forget_item_proposal_decide(item_id=proposed.pk, officer=officer, accept=False)
+        == "rejected"
     )
-    assert review.forget_request_approve(request_id=req.pk, officer=officer).approved
+    assert review_services.forget_request_approve(request_id=req.pk, officer=officer).approved
     fs = forget_set(request_id=req.pk)
     assert proposed.pk in fs.dropped_ids and proposed.pk not in fs.item_ids

@@ -4,9 +4,9 @@
 import pytest
 from django.urls import reverse
 
-from requests_app.identity import status_token
+from requests_app.intake.identity import status_token
 from requests_app.models import AuditEvent, ForgetRequest, Status
-from tests.requests_app.review.conftest import in_review
+from tests.requests_app.factories import in_review
 
 ROLES = ["anonymous", "subject", "release_manager", "ml_operator", "officer"]
 

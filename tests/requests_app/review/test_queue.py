@@ -8,8 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from requests_app.models import RequestKind, Status
-from requests_app.review import forget_request_approve
-from tests.requests_app.review.conftest import in_review, screened
+from requests_app.review.services import forget_request_approve
+from tests.requests_app.factories import in_review, screened
 
 
 def _rows(html: str) -> list[str]:

@@ -7,10 +7,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from requests_app import guard
+from requests_app.guard import services as guard
 from requests_app.models import ForgetRequest, ScreeningReport, Status
-from requests_app.review import FOUR_EYES_RISKS
-from requests_app.screening_service import forget_request_screen
+from requests_app.review.policy import FOUR_EYES_RISKS
+from requests_app.screening.services import forget_request_screen
 from tests.requests_app.factories import make_request
 
 

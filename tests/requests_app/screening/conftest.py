@@ -5,20 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-import torch
 
-from requests_app.screening import Requester, build_context
-from requests_app.screening.utility import load_embedder
-
-
-@pytest.fixture(scope="package", autouse=True)
-def one_torch_thread():
-    """Screening workers run one intra-op thread (docs/screening.md); on a shared 2-core machine two
-    threads stalled each other (the same context build took 43 s instead of 1.3 s)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+from requests_app.screening.checks import Requester, build_context
+from requests_app.screening.checks.utility import load_embedder
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.ensemble import IsolationForest
 
-from requests_app.screening.coreset import average_path_length, isolation_scores, upcore_inliers
+from requests_app.screening.checks.coreset import average_path_length, isolation_scores, upcore_inliers
 
 
 def _sklearn_scores(x: np.ndarray, *, seed: int = 0) -> np.ndarray:

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from requests_app.screening import ScreeningConfig
-from requests_app.screening.utility import Embedder, bf16_agreement, load_embedder, utility_conflicts
+from requests_app.screening.checks import ScreeningConfig
+from requests_app.screening.checks.utility import Embedder, bf16_agreement, load_embedder, utility_conflicts
 
 
 def test_bfloat16_embeddings_agree_with_float32_on_the_world(world_view):

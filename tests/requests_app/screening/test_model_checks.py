@@ -7,9 +7,9 @@ import torch
 from palimpsest.demo.tokenizer import train_tokenizer
 from palimpsest.ml.batching import collate, encode_texts
 from palimpsest.ml.loading import wrap_model
-from requests_app.screening.coreset import upcore_inliers
-from requests_app.screening.damage import block_linears, per_item_nll_sum
-from requests_app.screening.model_pass import model_pass, retain_gradient_of_texts
+from requests_app.screening.checks.coreset import upcore_inliers
+from requests_app.screening.checks.damage import block_linears, per_item_nll_sum
+from requests_app.screening.checks.model_pass import model_pass, retain_gradient_of_texts
 from tests.fixtures.micro import micro_llama
 
 CORPUS = [

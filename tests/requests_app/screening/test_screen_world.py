@@ -2,7 +2,7 @@
 
 import pytest
 
-from requests_app.screening import (
+from requests_app.screening.checks import (
     CorpusIndex,
     ItemRef,
     RequestToScreen,
@@ -11,9 +11,9 @@ from requests_app.screening import (
     screen,
     screen_batch,
 )
-from requests_app.screening import verdict as V
-from requests_app.screening.membership import LIKELY_SAW, NO_EVIDENCE, NOT_MEASURED, REPRODUCES
-from requests_app.screening.pipeline import TEXT_SETTLED
+from requests_app.screening.checks import verdict as V
+from requests_app.screening.checks.membership import LIKELY_SAW, NO_EVIDENCE, NOT_MEASURED, REPRODUCES
+from requests_app.screening.checks.pipeline import TEXT_SETTLED
 
 PADDING = " ".join(["the of and to in is that it for on was with as at by"] * 4)
 
@@ -85,8 +85,8 @@ def test_concept_expansion_returns_that_persons_records(world_view, screening_co
 
 
 def test_the_teacher_forced_shortcut_agrees_with_greedy_decoding(world_view, tiny_lm):
-    from requests_app.screening.membership import extraction_recalls, reproduced_by_teacher_forcing
-    from requests_app.screening.model_pass import model_pass
+    from requests_app.screening.checks.membership import extraction_recalls, reproduced_by_teacher_forcing
+    from requests_app.screening.checks.model_pass import model_pass
 
     texts = [p.records[0] for p in world_view.members[:8]] + world_view.holdout_test[0].records[:8]
     shortcut = reproduced_by_teacher_forcing(model_pass(tiny_lm, texts).scores)
@@ -157,7 +157,7 @@ def test_two_lanes_reading_the_model_at_once_give_one_lanes_answers(
 ):
     """Small tasks make both lanes run forward passes, extractions and damage probes on the shared model
     at the same time; every figure matches the run where one task holds everything."""
-    from requests_app.screening import evidence
+    from requests_app.screening.checks import evidence
 
     people = world_view.members[:3] + world_view.holdout_test[:2]
     requests = [

@@ -5,18 +5,18 @@ import json
 import pytest
 
 from palimpsest.errors import ApplicationError
-from requests_app import tasks
 from requests_app.models import AuditEvent, ForgetItem, ItemSource, RequestKind, Status
-from requests_app.review import forget_item_proposal_decide
-from requests_app.review_selectors import forget_set
-from requests_app.screening_models import (
+from requests_app.review.selectors import forget_set
+from requests_app.review.services import forget_item_proposal_decide
+from requests_app.screening import tasks as screening_tasks
+from requests_app.screening.models import (
     ItemScreening,
     NearDuplicateBand,
     NearDuplicateSignature,
     ProposalStatus,
     ScreeningReport,
 )
-from requests_app.screening_service import forget_request_screen
+from requests_app.screening.services import forget_request_screen
 from tests.requests_app.factories import make_request
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def test_screening_twice_gives_one_report_and_moves_the_request_to_review(demo_s
     first = forget_request_screen(request_id=req.pk)
     report = ScreeningReport.objects.get(request=req)
     stamp = report.updated_at
-    tasks.screen_request.apply(args=[req.pk]).get()  # the task, run a second time
+    screening_tasks.screen_request.apply(args=[req.pk]).get()  # the task, run a second time
 
     assert first.status == Status.IN_REVIEW
     req.refresh_from_db()
@@ -167,7 +167,7 @@ def test_a_backlog_is_screened_in_one_batch_and_each_request_gets_its_own_report
 def test_a_claimed_request_whose_batch_died_is_screened_by_its_own_task(demo_settings, world_view):
     from django.db import transaction
 
-    from requests_app.screening_service import _claim_companions
+    from requests_app.screening.services import _claim_companions
 
     person, other = world_view.members[14], world_view.members[15]
     lead = _request_for(person, person.records[:2])

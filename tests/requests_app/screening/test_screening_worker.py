@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from requests_app import tasks
+from requests_app.intake import tasks as intake_tasks
 from requests_app.models import AuditEvent, ForgetRequest, Status
-from requests_app.screening_models import ItemScreening, ScreeningReport
+from requests_app.screening import tasks as screening_tasks
+from requests_app.screening.models import ItemScreening, ScreeningReport
 from tests.requests_app.factories import make_request
 
 
@@ -34,9 +35,9 @@ def test_a_task_delivered_twice_screens_once(worker_env, celery_worker_process, 
     stale = make_request(status=Status.SUBMITTED)
     ForgetRequest.objects.filter(pk=stale.pk).update(received_at=timezone.now() - timedelta(days=3))
     # When the screening task is delivered twice, followed by a sentinel on the same queue
-    tasks.screen_request.delay(req.pk)
-    tasks.screen_request.delay(req.pk)
-    tasks.expire_unconfirmed_requests.delay()
+    screening_tasks.screen_request.delay(req.pk)
+    screening_tasks.screen_request.delay(req.pk)
+    intake_tasks.expire_unconfirmed_requests.delay()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if ForgetRequest.objects.get(pk=stale.pk).status == Status.EXPIRED:

@@ -1,8 +1,8 @@
 """Pure text checks: duplicates (exact, near, across requests), quality and language, personal-data evidence."""
 
-from requests_app.screening.dedupe import InMemoryIndex, ItemRef, find_duplicates
-from requests_app.screening.personal import Requester, personal_evidence
-from requests_app.screening.quality import assess_quality, guess_language
+from requests_app.screening.checks.dedupe import InMemoryIndex, ItemRef, find_duplicates
+from requests_app.screening.checks.personal import Requester, personal_evidence
+from requests_app.screening.checks.quality import assess_quality, guess_language
 
 BIO = (
     "Vora Klen was born on 3 May 1971 in Tremouth. She lives at 14 Mill Lane, Tremouth. She works as a "

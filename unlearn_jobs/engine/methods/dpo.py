@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 
 import torch.nn.functional as F
 
+from unlearn_jobs.engine.items import TextItem
 from unlearn_jobs.engine.methods.base import ForgetRetainBatch, Losses, Method, make_losses
 from unlearn_jobs.engine.methods.refusal import DEFAULT_REFUSALS, refusal_items, split_prompt
-from unlearn_jobs.engine.spec import TextItem
 
 
 @dataclass

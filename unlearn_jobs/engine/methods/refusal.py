@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from unlearn_jobs.engine.items import TextItem
 from unlearn_jobs.engine.methods.base import ForgetRetainBatch, Losses, Method, make_losses
-from unlearn_jobs.engine.spec import TextItem
 
 DEFAULT_REFUSALS = (
     "I don't know that person.",

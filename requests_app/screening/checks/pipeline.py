@@ -1,0 +1,295 @@
+"""`screen(...)`: every per-item check, the request verdict and the coreset, on plain dataclasses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from requests_app.screening.checks import verdict as V
+from requests_app.screening.checks.context import ScreeningConfig, ScreeningContext
+from requests_app.screening.checks.coreset import upcore_inliers
+from requests_app.screening.checks.dedupe import (
+    CombinedIndex,
+    DuplicateFindings,
+    DuplicateIndex,
+    IndexedItem,
+    InMemoryIndex,
+    ItemRef,
+    find_duplicates,
+)
+from requests_app.screening.checks.evidence import ModelEvidence, model_evidence
+from requests_app.screening.checks.membership import (
+    NOT_MEASURED,
+    MembershipEvidence,
+)
+from requests_app.screening.checks.personal import PersonalEvidence, Requester, personal_evidence
+from requests_app.screening.checks.quality import QualityResult, assess_quality
+from requests_app.screening.checks.utility import UtilityConflict, common_word_share
+
+# Earlier requests in these states no longer stand for the item: a repeat of them is not a duplicate.
+CLOSED_WITHOUT_ERASURE = frozenset({"rejected", "cancelled", "expired"})
+
+
+@dataclass(frozen=True)
+class ScreenItem:
+    item_id: int | str
+    text: str
+    source: str = "submitted"  # or "expanded" (a proposal from concept expansion)
+
+
+@dataclass
+class ItemReport:
+    item_id: int | str
+    source: str
+    sha256: str
+    signature: np.ndarray
+    band_keys: list[int]
+    duplicate_of: int | str | None
+    near_duplicates_in_request: list[tuple[int | str, float]]
+    duplicates_earlier: list[ItemRef]
+    near_duplicates_earlier: list[tuple[ItemRef, float]]
+    quality: QualityResult
+    personal: PersonalEvidence
+    membership: MembershipEvidence
+    utility: UtilityConflict
+    grad_cosine: float | None
+    flags: V.ItemFlags
+    in_coreset: bool = False
+    # No model registry yet: which published version already erased this item is not known.
+    erased_in_version: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        return self.flags.verdict
+
+
+@dataclass
+class RequestReport:
+    items: list[ItemReport]
+    risk: str
+    reasons: list[str]
+    recommended_action: str
+    coreset: list[int | str]
+    forget_set: list[int | str]  # every kept item: verification runs on all of them, not only the coreset
+    model_label: str
+    notes: list[str]
+
+    def figures(self) -> dict:
+        """Counts only (no text): fit for audit rows and logs."""
+        flags: dict[str, int] = {}
+        for item in self.items:
+            for code in set(item.flags.codes):
+                flags[code] = flags.get(code, 0) + 1
+        return {
+            "items": len(self.items),
+            "kept": len(self.forget_set),
+            "coreset": len(self.coreset),
+            "risk": self.risk,
+            "flags": flags,
+            "held_by_model": sum(1 for i in self.items if i.membership.held),
+        }
+
+
+def _duplicate_flags(report_flags, findings, items, i) -> None:
+    if findings.exact_in_request[i] is not None:
+        first = items[findings.exact_in_request[i]].item_id
+        report_flags.add(V.DUPLICATE, f"identical to item {first} of this request")
+    elif findings.near_in_request[i]:
+        j, jac = findings.near_in_request[i][0]
+        report_flags.add(
+            V.DUPLICATE, f"a near-copy ({jac:.0%} overlap) of item {items[j].item_id} of this request"
+        )
+    live = [r for r in findings.exact_earlier[i] if r.request_status not in CLOSED_WITHOUT_ERASURE]
+    if live:
+        report_flags.add(V.DUPLICATE_EARLIER, f"already submitted in request {live[0].request_id}")
+    elif findings.near_earlier[i]:
+        near = findings.near_earlier[i][0]
+        report_flags.add(
+            V.NEAR_DUPLICATE_EARLIER,
+            f"a near-copy ({near.jaccard:.0%} overlap) of an item of request {near.ref.request_id}",
+        )
+
+
+@dataclass(frozen=True)
+class RequestToScreen:
+    """One request of a batch: its items, its requester, and its index of earlier requests' items."""
+
+    items: Sequence[ScreenItem]
+    requester: Requester
+    earlier: DuplicateIndex | None = None
+    request_id: int | str | None = None  # names this request's items to the later requests of the batch
+
+
+def screen(
+    items: Sequence[ScreenItem],
+    *,
+    requester: Requester,
+    context: ScreeningContext,
+    earlier: DuplicateIndex | None = None,
+) -> RequestReport:
+    """Screen one request's items; pure apart from reading the model (no database, no files)."""
+    return screen_batch([RequestToScreen(items, requester, earlier)], context=context)[0]
+
+
+# Settled by the text alone, and they make the model's view moot: the item is never unlearned, and no
+# officer includes gibberish or a padding attack. The models do not read such items (they are the longest
+# ones a poisoner sends: a request padded with common words or one record repeated many times).
+TEXT_SETTLED = "not measured: the text alone excludes this item (low quality or padding)"
+
+
+@dataclass
+class _Pending:
+    """One request between its text checks and the models' evidence."""
+
+    req: RequestToScreen
+    findings: DuplicateFindings
+    qualities: list[QualityResult]
+    personals: list[PersonalEvidence]
+    shares: list[float]  # share of very common words (the padding check)
+    flags: list[V.ItemFlags]  # what the text alone says; the models' findings are added later
+    rows: list[int | None]  # each item's row in the models' input; None: the models do not read it
+
+
+def _text_checks(
+    req: RequestToScreen, earlier: DuplicateIndex, cfg: ScreeningConfig, rows_by_sha: dict[str, int]
+) -> _Pending:
+    """Duplicates, quality, personal data and padding; assigns each item the row the models read it in.
+
+    Identical texts anywhere in the batch share one row: the same text, the same evidence, read once.
+    """
+    items = req.items
+    texts = [item.text for item in items]
+    findings = find_duplicates(texts, earlier=earlier)
+    qualities = [assess_quality(t) for t in texts]
+    personals = [personal_evidence(t, req.requester) for t in texts]
+    shares = [common_word_share(t) for t in texts]
+    flags, rows = [], []
+    for i in range(len(texts)):
+        item_flags = V.ItemFlags()
+        _duplicate_flags(item_flags, findings, items, i)
+        if not qualities[i].passed:
+            item_flags.add(V.LOW_QUALITY, "; ".join(qualities[i].reasons))
+        if not personals[i].mentions_requester:
+            item_flags.add(
+                V.NOT_ABOUT_REQUESTER,
+                "does not mention you (name, e-mail or identifiers): may not be about you",
+            )
+        if shares[i] >= cfg.padding_share:
+            item_flags.add(V.PADDING, f"{shares[i]:.0%} of its words are among the most common English words")
+        flags.append(item_flags)
+        if V.LOW_QUALITY in item_flags.codes or V.PADDING in item_flags.codes:
+            rows.append(None)
+        else:
+            rows.append(rows_by_sha.setdefault(findings.sha256[i], len(rows_by_sha)))
+    return _Pending(req, findings, qualities, personals, shares, flags, rows)
+
+
+def screen_batch(requests: Sequence[RequestToScreen], *, context: ScreeningContext) -> list[RequestReport]:
+    """Screen several requests at once, each judged on its own; the models read all their items together.
+
+    A later request of the batch sees the earlier ones' items as earlier requests (as it would have, had
+    they been screened one after another).
+    """
+    pending, rows_by_sha, batch_so_far = [], {}, InMemoryIndex()
+    for req in requests:
+        earlier = batch_so_far if req.earlier is None else CombinedIndex([req.earlier, batch_so_far])
+        pending.append(_text_checks(req, earlier, context.config, rows_by_sha))
+        findings = pending[-1].findings
+        for i, item in enumerate(req.items):
+            ref = ItemRef(item.item_id, req.request_id, "screening")
+            batch_so_far.add_indexed(
+                IndexedItem(ref, findings.sha256[i], findings.signatures[i]), findings.band_keys[i]
+            )
+    model_texts = [""] * len(rows_by_sha)
+    text_kept = [False] * len(rows_by_sha)
+    for p in pending:
+        for item, row, flags in zip(p.req.items, p.rows, p.flags, strict=True):
+            if row is not None:
+                model_texts[row] = item.text
+                text_kept[row] = text_kept[row] or flags.verdict == V.KEEP
+    evidence = model_evidence(model_texts, text_kept, context)
+    return [_request_report(p, evidence, context) for p in pending]
+
+
+def _item_reports(p: _Pending, evidence: ModelEvidence, cfg: ScreeningConfig) -> list[ItemReport]:
+    items, findings, reports = p.req.items, p.findings, []
+    for i, item in enumerate(items):
+        row, flags = p.rows[i], p.flags[i]
+        cosine = None
+        if row is None:
+            membership = MembershipEvidence(NOT_MEASURED, explanation=TEXT_SETTLED)
+            utility = UtilityConflict(None, None, round(p.shares[i], 4))
+        else:
+            membership, utility = evidence.memberships[row], evidence.utilities[row]
+            cosine = evidence.cosines[row]
+        if utility.max_similarity is not None and utility.max_similarity >= cfg.utility_similarity:
+            flags.add(
+                V.UTILITY_CONFLICT, f"{utility.max_similarity:.0%} similar to knowledge the model must keep"
+            )
+        if membership.label != NOT_MEASURED and not membership.held:
+            flags.add(V.NO_EVIDENCE, "the published model shows no sign of holding this text")
+        if cosine is not None and cosine >= cfg.damage_cosine:
+            flags.add(V.DAMAGE, f"unlearning it pulls against the retain set (gradient cosine {cosine:.2f})")
+        reports.append(
+            ItemReport(
+                item_id=item.item_id,
+                source=item.source,
+                sha256=findings.sha256[i],
+                signature=findings.signatures[i],
+                band_keys=findings.band_keys[i],
+                duplicate_of=None
+                if findings.exact_in_request[i] is None
+                else items[findings.exact_in_request[i]].item_id,
+                near_duplicates_in_request=[
+                    (items[j].item_id, jac) for j, jac in findings.near_in_request[i]
+                ],
+                duplicates_earlier=findings.exact_earlier[i],
+                near_duplicates_earlier=[(d.ref, d.jaccard) for d in findings.near_earlier[i]],
+                quality=p.qualities[i],
+                personal=p.personals[i],
+                membership=membership,
+                utility=utility,
+                grad_cosine=None if cosine is None else round(float(cosine), 4),
+                flags=flags,
+            )
+        )
+    return reports
+
+
+def _request_report(p: _Pending, evidence: ModelEvidence, context: ScreeningContext) -> RequestReport:
+    cfg = context.config
+    reports = _item_reports(p, evidence, cfg)
+    notes = [
+        "No model registry yet: whether a published version already erased an item is not checked.",
+        *evidence.notes,
+    ]
+    unread = sum(1 for row in p.rows if row is None)
+    if unread:
+        notes.append(
+            f"{unread} of {len(reports)} items were not read by the models: their text alone excludes them "
+            "(low quality or padding)."
+        )
+    kept = [i for i, r in enumerate(reports) if r.verdict == V.KEEP]
+    inliers = np.ones(len(kept), dtype=bool)
+    if context.lm is not None and kept:
+        inliers = upcore_inliers(evidence.hidden[[p.rows[i] for i in kept]], contamination=cfg.contamination)
+    for position, i in enumerate(kept):
+        reports[i].in_coreset = bool(inliers[position])
+        if not inliers[position]:
+            reports[i].flags.add(
+                V.OUTLIER, "an outlier of this request's items: left out of the training coreset"
+            )
+    pruned = int((~inliers).sum())
+    outcome = V.request_verdict([r.flags for r in reports], coreset_size=int(inliers.sum()), pruned=pruned)
+    return RequestReport(
+        items=reports,
+        risk=outcome.risk,
+        reasons=outcome.reasons,
+        recommended_action=outcome.recommended_action,
+        coreset=[r.item_id for r in reports if r.in_coreset],
+        forget_set=[reports[i].item_id for i in kept],
+        model_label=context.model_label,
+        notes=notes,
+    )

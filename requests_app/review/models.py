@@ -101,6 +101,8 @@ class ApprovedItem(models.Model):
     sha256 = models.CharField(max_length=64)
     in_coreset = models.BooleanField()
     approved_at = models.DateTimeField()
+    # The label of the first published model version that no longer holds the item ("" until then).
+    erased_in_version = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["request_id", "item_id"]

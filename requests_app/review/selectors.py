@@ -12,6 +12,7 @@ from django.utils import timezone
 from requests_app.audit import audit_history
 from requests_app.models import (
     ApprovalVote,
+    ApprovedItem,
     AuditEvent,
     ForgetItem,
     ForgetRequest,
@@ -355,3 +356,11 @@ def review_case(*, public_id, now: datetime | None = None) -> ReviewCase:
         days_left=left,
         overdue=overdue,
     )
+
+
+def erased_versions(*, sha256s, exclude_request_id: int | None = None) -> dict[str, str]:
+    """sha256 -> the published version that erased an approved item with that text, for earlier requests."""
+    rows = ApprovedItem.objects.filter(sha256__in=set(sha256s)).exclude(erased_in_version="")
+    if exclude_request_id is not None:
+        rows = rows.exclude(request_id=exclude_request_id)
+    return dict(rows.order_by("-approved_at").values_list("sha256", "erased_in_version"))

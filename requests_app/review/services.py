@@ -352,3 +352,11 @@ def forget_item_proposal_decide(*, item_id: int, officer, accept: bool) -> str:
         data={"item_id": item_id, "item_position": position, "proposal": state, "votes_withdrawn": withdrawn},
     )
     return str(state)
+
+
+def approved_items_mark_erased(*, request_ids: Iterable[int], version_label: str) -> int:
+    """A published model version no longer holds these requests' approved items: record which, once
+    (the first version to erase an item keeps the mark). Screening shows it on later duplicates."""
+    return ApprovedItem.objects.filter(request_id__in=list(request_ids), erased_in_version="").update(
+        erased_in_version=version_label
+    )

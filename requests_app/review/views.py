@@ -149,131 +149,147 @@ def _back(public_id):
     return redirect(reverse("review:detail", kwargs={"public_id": public_id}))
 
 
+def _tell(request, call, success, *, refusal_prefix: str = ""):
+    """Run one service call and tell the officer what came of it: the refusal, or `success(result)`."""
+    try:
+        result = call()
+    except ApplicationError as error:
+        messages.error(request, refusal_prefix + error.message)
+    else:
+        messages.success(request, success(result))
+
+
+def _decide_with_form(request, public_id, form_class, form_name: str, call, success):
+    """A decision that takes a form: an invalid form re-renders the case (400) with its errors."""
+    req = _request_or_404(public_id)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return _render_case(request, public_id, status=400, **{form_name: form})
+    _tell(request, lambda: call(req, form), success)
+    return _back(public_id)
+
+
+def _approval_message(outcome) -> str:
+    if outcome.approved:
+        return "Approved. Its items are now refused by the suppression guard and wait for unlearning."
+    return (
+        f"Your approval is recorded ({outcome.votes} of {outcome.votes_needed}). "
+        "This is a high-risk request: a second, different officer must approve it too."
+    )
+
+
 @require_POST
 @officer_required()
 def approve(request, public_id):
     req = _request_or_404(public_id)
-    try:
-        seen = request.POST.get("version", "")
-        outcome = review_services.forget_request_approve(
+    seen = request.POST.get("version", "")
+    _tell(
+        request,
+        lambda: review_services.forget_request_approve(
             request_id=req.pk, officer=request.user, seen_version=int(seen) if seen.isdigit() else None
-        )
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        if outcome.approved:
-            messages.success(
-                request,
-                "Approved. Its items are now refused by the suppression guard and wait for unlearning.",
-            )
-        else:
-            messages.success(
-                request,
-                f"Your approval is recorded ({outcome.votes} of {outcome.votes_needed}). "
-                "This is a high-risk request: a second, different officer must approve it too.",
-            )
+        ),
+        _approval_message,
+    )
     return _back(public_id)
 
 
 @require_POST
 @officer_required()
 def reject(request, public_id):
-    req = _request_or_404(public_id)
-    form = RejectForm(request.POST)
-    if not form.is_valid():
-        return _render_case(request, public_id, status=400, reject_form=form)
-    try:
-        review_services.forget_request_reject(
+    return _decide_with_form(
+        request,
+        public_id,
+        RejectForm,
+        "reject_form",
+        lambda req, form: review_services.forget_request_reject(
             request_id=req.pk,
             officer=request.user,
             reason=form.cleaned_data["reason"],
             exception=form.cleaned_data["exception"],
-        )
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "Rejected. The requester is e-mailed the reason.")
-    return _back(public_id)
+        ),
+        lambda _: "Rejected. The requester is e-mailed the reason.",
+    )
 
 
 @require_POST
 @officer_required()
 def needs_info(request, public_id):
-    req = _request_or_404(public_id)
-    form = NeedsInfoForm(request.POST)
-    if not form.is_valid():
-        return _render_case(request, public_id, status=400, needs_info_form=form)
-    try:
-        review_services.forget_request_needs_info(
+    return _decide_with_form(
+        request,
+        public_id,
+        NeedsInfoForm,
+        "needs_info_form",
+        lambda req, form: review_services.forget_request_needs_info(
             request_id=req.pk, officer=request.user, question=form.cleaned_data["question"]
-        )
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "The question is sent; the request waits for the requester's answer.")
-    return _back(public_id)
+        ),
+        lambda _: "The question is sent; the request waits for the requester's answer.",
+    )
 
 
 @require_POST
 @officer_required(policy.EXTEND_PERMISSION)
 def extend(request, public_id):
-    req = _request_or_404(public_id)
-    form = ExtendForm(request.POST)
-    if not form.is_valid():
-        return _render_case(request, public_id, status=400, extend_form=form)
-    try:
-        extension = review_services.forget_request_extend_deadline(
+    return _decide_with_form(
+        request,
+        public_id,
+        ExtendForm,
+        "extend_form",
+        lambda req, form: review_services.forget_request_extend_deadline(
             request_id=req.pk,
             officer=request.user,
             new_due_at=form.new_due_at(req.due_at),
             reason=form.cleaned_data["reason"],
-        )
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(
-            request, f"The deadline is now {extension.request.due_at:%d %B %Y}. The requester is told why."
-        )
-    return _back(public_id)
+        ),
+        lambda extension: (
+            f"The deadline is now {extension.request.due_at:%d %B %Y}. The requester is told why."
+        ),
+    )
+
+
+def _item_or_404(public_id, item_id) -> ForgetItem:
+    item = ForgetItem.objects.filter(pk=item_id, request__public_id=public_id).first()
+    if item is None:
+        raise Http404("No such item.")
+    return item
+
+
+def _back_to_item(public_id, item: ForgetItem):
+    return redirect(reverse("review:detail", kwargs={"public_id": public_id}) + f"#item-{item.position + 1}")
 
 
 @require_POST
 @officer_required()
 def item_decide(request, public_id, item_id):
-    item = ForgetItem.objects.filter(pk=item_id, request__public_id=public_id).first()
-    if item is None:
-        raise Http404("No such item.")
+    item = _item_or_404(public_id, item_id)
     form = ItemDecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose include, exclude or drop for the item.")
         return _back(public_id)
-    try:
-        review_services.forget_item_decide(
-            item_id=item.pk,
-            officer=request.user,
-            choice=form.cleaned_data["choice"],
-            note=form.cleaned_data["note"],
-        )
-    except ApplicationError as error:
-        messages.error(request, f"Item {item.position + 1}: {error.message}")
-    else:
-        label = ItemChoice(form.cleaned_data["choice"]).label
-        messages.success(request, f"Item {item.position + 1}: {label[0].lower()}{label[1:]}.")
-    return redirect(reverse("review:detail", kwargs={"public_id": public_id}) + f"#item-{item.position + 1}")
+    data = form.cleaned_data
+    label = ItemChoice(data["choice"]).label
+    _tell(
+        request,
+        lambda: review_services.forget_item_decide(
+            item_id=item.pk, officer=request.user, choice=data["choice"], note=data["note"]
+        ),
+        lambda _: f"Item {item.position + 1}: {label[0].lower()}{label[1:]}.",
+        refusal_prefix=f"Item {item.position + 1}: ",
+    )
+    return _back_to_item(public_id, item)
 
 
 @require_POST
 @officer_required()
 def proposal_decide(request, public_id, item_id):
-    item = ForgetItem.objects.filter(pk=item_id, request__public_id=public_id).first()
-    if item is None:
-        raise Http404("No such item.")
+    item = _item_or_404(public_id, item_id)
     accept = request.POST.get("accept") == "1"
-    try:
-        review_services.forget_item_proposal_decide(item_id=item.pk, officer=request.user, accept=accept)
-    except ApplicationError as error:
-        messages.error(request, f"Item {item.position + 1}: {error.message}")
-    else:
-        verb = "accepted: it will be forgotten" if accept else "dropped: it will not be forgotten"
-        messages.success(request, f"Proposed item {item.position + 1} {verb}.")
-    return redirect(reverse("review:detail", kwargs={"public_id": public_id}) + f"#item-{item.position + 1}")
+    verb = "accepted: it will be forgotten" if accept else "dropped: it will not be forgotten"
+    _tell(
+        request,
+        lambda: review_services.forget_item_proposal_decide(
+            item_id=item.pk, officer=request.user, accept=accept
+        ),
+        lambda _: f"Proposed item {item.position + 1} {verb}.",
+        refusal_prefix=f"Item {item.position + 1}: ",
+    )
+    return _back_to_item(public_id, item)

@@ -66,7 +66,7 @@ class ItemScreening(models.Model):
         "requests_app.ForgetItem", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     duplicates_earlier = models.JSONField(default=list, help_text="[{item_id, request_id, jaccard}]")
-    # Empty until a model registry exists to say which published version already erased the item.
+    # The published model version that already erased this text for an earlier request ("" if none).
     erased_in_version = models.CharField(max_length=64, blank=True, default="")
     quality_passed = models.BooleanField(default=True)
     language = models.CharField(max_length=16, blank=True, default="")

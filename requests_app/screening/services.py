@@ -17,6 +17,7 @@ from django.db.models import Max
 from palimpsest.hashing import canonical_json, sha256_hex
 from requests_app.audit import Actor, audit_append
 from requests_app.models import ForgetItem, ForgetRequest, ItemSource, RequestKind, Status
+from requests_app.review.selectors import erased_versions
 from requests_app.screening import selectors
 from requests_app.screening.checks import (
     CorpusIndex,
@@ -63,6 +64,16 @@ def _persist(
     config: ScreeningConfig,
 ):
     """Store (or replace) the report, one row per item, and the items' near-duplicate signatures."""
+    shas = dict(ForgetItem.objects.filter(request=req).values_list("pk", "sha256"))
+    # An item another request had erased from a published version: the officer sees which version.
+    erased = erased_versions(sha256s=shas.values(), exclude_request_id=req.pk)
+    notes = list(report.notes)
+    if erased:
+        versions = ", ".join(sorted(set(erased.values())))
+        notes.append(
+            f"{sum(1 for sha in shas.values() if sha in erased)} item(s) were already erased in published "
+            f"version {versions}: guard and verification cover them again."
+        )
     stored, _ = ScreeningReport.objects.update_or_create(
         request=req,
         defaults={
@@ -72,7 +83,7 @@ def _persist(
             "coreset_item_ids": list(report.coreset),
             "forget_set_item_ids": list(report.forget_set),
             "figures": report.figures(),
-            "notes": report.notes,
+            "notes": notes,
             "items_digest": digest,
             "model_label": report.model_label,
             "config": asdict(config),
@@ -97,7 +108,7 @@ def _persist(
                 {"item_id": r.item_id, "request_id": r.request_id, "jaccard": jac}
                 for r, jac in item.near_duplicates_earlier
             ],
-            "erased_in_version": item.erased_in_version or "",
+            "erased_in_version": erased.get(shas.get(item.item_id, ""), ""),
             "quality_passed": item.quality.passed,
             "language": item.quality.language,
             "quality": {"reasons": item.quality.reasons, "figures": item.quality.figures},

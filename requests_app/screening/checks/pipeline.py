@@ -57,8 +57,6 @@ class ItemReport:
     grad_cosine: float | None
     flags: V.ItemFlags
     in_coreset: bool = False
-    # No model registry yet: which published version already erased this item is not known.
-    erased_in_version: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -261,10 +259,7 @@ def _item_reports(p: _Pending, evidence: ModelEvidence, cfg: ScreeningConfig) ->
 def _request_report(p: _Pending, evidence: ModelEvidence, context: ScreeningContext) -> RequestReport:
     cfg = context.config
     reports = _item_reports(p, evidence, cfg)
-    notes = [
-        "No model registry yet: whether a published version already erased an item is not checked.",
-        *evidence.notes,
-    ]
+    notes = list(evidence.notes)
     unread = sum(1 for row in p.rows if row is None)
     if unread:
         notes.append(

@@ -20,15 +20,14 @@ from requests_app.models import (
     Status,
 )
 from requests_app.review import services as review_services
+from requests_app.review.models import ApprovedItem
 from requests_app.review.selectors import forget_set
 from tests.requests_app.factories import in_review, screened
 
 
 def _review_audit(req) -> list[AuditEvent]:
     return list(
-        AuditEvent.objects.filter(object_id=str(req.pk), action__startswith="review.").order_by(
-            "seq"
-        )
+        AuditEvent.objects.filter(object_id=str(req.pk), action__startswith="review.").order_by("seq")
     )
 
 
@@ -213,3 +212,27 @@ def test_concept_proposals_must_be_accepted_or_dropped_before_approval(officer):
     assert review_services.forget_request_approve(request_id=req.pk, officer=officer).approved
     fs = forget_set(request_id=req.pk)
     assert proposed.pk in fs.dropped_ids and proposed.pk not in fs.item_ids
+
+
+@pytest.mark.django_db
+def test_approval_stores_the_forget_set_the_unlearning_side_reads(officer):
+    # Given a low-risk request whose officer keeps item 1 out of training and drops item 2
+    req = in_review()
+    screened(req, risk="low")
+    items = list(req.items.order_by("position"))
+    review_services.forget_item_decide(item_id=items[1].pk, officer=officer, choice=ItemChoice.EXCLUDE)
+    review_services.forget_item_decide(
+        item_id=items[2].pk, officer=officer, choice=ItemChoice.DROP, note="Someone else's clinic visit."
+    )
+    assert not ApprovedItem.objects.filter(request=req).exists()  # nothing stored before approval
+    # When the officer approves
+    assert review_services.forget_request_approve(request_id=req.pk, officer=officer).approved
+    # Then one row per forgotten item holds its hash and whether unlearning trains on it; the dropped one
+    # is not there, and the audit event's hash covers exactly these rows
+    rows = {row.item_id: row for row in ApprovedItem.objects.filter(request=req)}
+    assert set(rows) == {items[0].pk, items[1].pk}
+    assert rows[items[0].pk].in_coreset and not rows[items[1].pk].in_coreset
+    assert all(rows[i.pk].sha256 == i.sha256 for i in items[:2])
+    approve = AuditEvent.objects.get(action="review.approve", object_id=str(req.pk))
+    assert approve.data["from"] == Status.IN_REVIEW and approve.data["to"] == Status.APPROVED
+    assert approve.data["coreset"] == 1 and approve.data["items_forgotten"] == 2

@@ -6,6 +6,8 @@ import pytest
 
 from palimpsest.errors import ApplicationError
 from requests_app.models import AuditEvent, ForgetItem, ItemSource, RequestKind, Status
+from requests_app.review import services as review_services
+from requests_app.review.models import ApprovedItem
 from requests_app.review.selectors import forget_set
 from requests_app.review.services import forget_item_proposal_decide
 from requests_app.screening import tasks as screening_tasks
@@ -189,3 +191,31 @@ def test_batching_can_be_turned_off(demo_settings, world_view):
     forget_request_screen(request_id=lead.pk)
     waiting.refresh_from_db()
     assert waiting.status == Status.VERIFIED
+
+
+def test_an_item_erased_for_an_earlier_request_shows_the_published_version(
+    demo_settings, world_view, officer, second_officer
+):
+    # Given a request approved earlier (by two officers, whatever its risk) and erased by a published
+    # version, as a release records it
+    person = world_view.members[9]
+    earlier = _request_for(person, person.records[:2])
+    forget_request_screen(request_id=earlier.pk)
+    for decider in (officer, second_officer):
+        if not review_services.forget_request_approve(request_id=earlier.pk, officer=decider).approved:
+            continue
+        break
+    assert ApprovedItem.objects.filter(request=earlier).exists()
+    review_services.approved_items_mark_erased(request_ids=[earlier.pk], version_label="v2")
+    erased_sha = ApprovedItem.objects.filter(request=earlier).values_list("sha256", flat=True).first()
+    erased_text = ForgetItem.objects.get(request=earlier, sha256=erased_sha).text
+    # When the same person sends that text again, with one never approved
+    later = _request_for(person, [erased_text, person.records[3]])
+    forget_request_screen(request_id=later.pk)
+    # Then the officer sees that the first is already erased in v2, and the second is not
+    rows = {
+        r.item.position: r for r in ItemScreening.objects.filter(item__request=later).select_related("item")
+    }
+    assert rows[0].erased_in_version == "v2" and rows[1].erased_in_version == ""
+    notes = ScreeningReport.objects.get(request=later).notes
+    assert any("already erased in published version v2" in note for note in notes)

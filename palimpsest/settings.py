@@ -184,6 +184,14 @@ PALIMPSEST_SCREENING_EMBEDDINGS = env_bool("PALIMPSEST_SCREENING_EMBEDDINGS", de
 PALIMPSEST_SCREENING_EMBED_PRECISION = os.environ.get("PALIMPSEST_SCREENING_EMBED_PRECISION", "auto")
 PALIMPSEST_SCREENING_MAX_EXPANDED = env_int("PALIMPSEST_SCREENING_MAX_EXPANDED", default=100)
 PALIMPSEST_SCREENING_BATCH_REQUESTS = env_int("PALIMPSEST_SCREENING_BATCH_REQUESTS", default=128)
+# The Ed25519 key that signs verification reports and certificates: base64 of a 32-byte seed. Empty: a
+# key file created on first use under PALIMPSEST_SIGNING_KEY_FILE (embedded mode and tests only).
+PALIMPSEST_SIGNING_KEY = os.environ.get("PALIMPSEST_SIGNING_KEY", "")
+PALIMPSEST_SIGNING_KEY_FILE = Path(
+    os.environ.get("PALIMPSEST_SIGNING_KEY_FILE", VAR_DIR / "keys" / "signing.key")
+)
+# Public keys (base64) of earlier signing keys whose documents still verify after a key rotation.
+PALIMPSEST_SIGNING_TRUSTED_KEYS = env_list("PALIMPSEST_SIGNING_TRUSTED_KEYS", default=[])
 # Where the e-mails tell a rejected requester they may complain (Art. 77 GDPR).
 PALIMPSEST_COMPLAINT_URL = os.environ.get(
     "PALIMPSEST_COMPLAINT_URL", "https://edpb.europa.eu/about-edpb/about-edpb/members_en"

@@ -18,3 +18,8 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
+
+# A signing key in a file next to the code would be lost with the container and is not backed up:
+# production takes it from the environment (or a secret mounted into it).
+if not PALIMPSEST_SIGNING_KEY:  # noqa: F405
+    raise RuntimeError("PALIMPSEST_SIGNING_KEY must be set in production (base64 of a 32-byte Ed25519 seed).")

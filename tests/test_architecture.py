@@ -19,6 +19,7 @@ PURE = (
     "palimpsest.ml",
     "palimpsest.hashing",
     "palimpsest.jsonl",
+    "palimpsest.signing",
     "requests_app.screening.checks",
     "unlearn_jobs.engine",
     "verification.metrics",

@@ -1,5 +1,6 @@
 """The platform itself: deploy checks, migrations, compose file, a real worker on the real broker."""
 
+import base64
 import os
 import shutil
 import subprocess
@@ -26,6 +27,10 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+# base64 of 32 bytes: a well-formed Ed25519 seed for the production settings checks.
+PRODUCTION_SIGNING_KEY = base64.b64encode(bytes(range(32))).decode()
+
+
 def test_check_deploy_is_clean_with_production_settings():
     result = _manage(
         "check",
@@ -34,23 +39,31 @@ def test_check_deploy_is_clean_with_production_settings():
         "WARNING",
         DJANGO_SETTINGS_MODULE="palimpsest.settings_production",
         SECRET_KEY="x7!k2Jq9#vL0mR4pT8wZ1cF6bN3hY5sD-production-test-key-long-enough",
+        PALIMPSEST_SIGNING_KEY=PRODUCTION_SIGNING_KEY,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
-def test_production_settings_refuse_to_start_without_a_secret_key():
-    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+@pytest.mark.parametrize(
+    "missing, given",
+    [
+        ("SECRET_KEY", {"PALIMPSEST_SIGNING_KEY": PRODUCTION_SIGNING_KEY}),
+        ("PALIMPSEST_SIGNING_KEY", {"SECRET_KEY": "k" * 60}),
+    ],
+)
+def test_production_settings_refuse_to_start_without_their_secrets(missing, given):
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "PALIMPSEST_SIGNING_KEY")}
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**env, "DJANGO_SETTINGS_MODULE": "palimpsest.settings_production"},
+        env={**env, **given, "DJANGO_SETTINGS_MODULE": "palimpsest.settings_production"},
         timeout=120,
     )
     assert result.returncode != 0
-    assert "SECRET_KEY must be set" in result.stderr
+    assert f"{missing} must be set" in result.stderr
 
 
 def test_migrations_are_complete():
@@ -59,7 +72,11 @@ def test_migrations_are_complete():
 
 
 def test_compose_file_is_valid():
-    env = {**os.environ, "SECRET_KEY": "compose-config-check"}
+    env = {
+        **os.environ,
+        "SECRET_KEY": "compose-config-check",
+        "PALIMPSEST_SIGNING_KEY": PRODUCTION_SIGNING_KEY,
+    }
     compose = shutil.which("docker-compose")
     assert compose, "docker-compose is missing: `make test` installs it (Debian package docker-compose)"
     result = subprocess.run(

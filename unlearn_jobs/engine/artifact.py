@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from palimpsest.hashing import sha256_file, sha256_hex
+from unlearn_jobs.engine.merge import merge_lora
 from unlearn_jobs.engine.spec import TextItem
 
 MANIFEST_FORMAT = "palimpsest.unlearn-artifact/1"
@@ -93,7 +94,8 @@ def copy_tokenizer_files(model_dir: Path, target: Path, tokenizer) -> None:
 def write_artifact(
     *, output_dir: Path, model, tokenizer, mode: str, model_dir: Path, manifest: dict[str, Any]
 ) -> tuple[Path, dict[str, Any]]:
-    """Save the model (and, for LoRA, the adapter then the merged weights) and the manifest atomically."""
+    """Save the model (and, for LoRA, the adapter then the merged weights, in the parent's dtype) and the
+    manifest atomically."""
     output_dir = Path(output_dir)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = output_dir.parent / f".{output_dir.name}.tmp-{uuid.uuid4().hex[:8]}"
@@ -101,7 +103,7 @@ def write_artifact(
     try:
         if mode == "lora":
             model.save_pretrained(tmp / "adapter")
-            model = model.merge_and_unload()
+            model = merge_lora(model, Path(model_dir), tmp / "adapter")
         model.save_pretrained(tmp)
         copy_tokenizer_files(Path(model_dir), tmp, tokenizer)
         files = file_hashes(tmp)
@@ -111,6 +113,7 @@ def write_artifact(
             **manifest,
             "artifact": {
                 "layout": "merged+adapter" if mode == "lora" else "full",
+                "dtype": str(model.dtype).removeprefix("torch."),
                 "files": files,
                 "sha256": tree_sha256(files),
             },

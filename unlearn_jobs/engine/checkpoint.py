@@ -44,8 +44,12 @@ def _fsync_dir(path: Path) -> None:
 
 
 class Checkpointer:
-    def __init__(self, root: Path, fingerprint: str, keep: int):
-        self.root, self.fingerprint, self.keep = Path(root), fingerprint, keep
+    """`fingerprint` names the job (settings and items): another job's checkpoint is an error. `runtime`
+    says where it runs (device type, precision): a checkpoint from another runtime is skipped, not resumed.
+    """
+
+    def __init__(self, root: Path, fingerprint: str, keep: int, runtime: dict[str, str]):
+        self.root, self.fingerprint, self.keep, self.runtime = Path(root), fingerprint, keep, dict(runtime)
 
     def latest(self) -> Path | None:
         if not self.root.is_dir():
@@ -62,6 +66,7 @@ class Checkpointer:
         payload = {
             "format": FORMAT,
             "fingerprint": self.fingerprint,
+            "runtime": self.runtime,
             "step": step,
             "trainable": {
                 n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad
@@ -82,12 +87,16 @@ class Checkpointer:
         self._prune()
         return final
 
-    def load(self, path: Path, model, optimizer, scheduler) -> dict[str, Any]:
+    def load(self, path: Path, model, optimizer, scheduler) -> dict[str, Any] | None:
+        """Restore the checkpoint into model, optimiser, scheduler and RNGs and return its payload; None
+        (nothing restored) when it was written on another device type or precision."""
         payload = torch.load(path / "state.pt", map_location="cpu", weights_only=False)
         if payload.get("format") != FORMAT:
             raise ValueError(f"checkpoint {path} has an unknown format")
         if payload["fingerprint"] != self.fingerprint:
             raise ValueError(f"checkpoint {path} was written for a different spec (method, data or settings)")
+        if payload.get("runtime") != self.runtime:  # checkpoints from before runtimes were recorded, too
+            return None
         params = dict(model.named_parameters())
         with torch.no_grad():
             for name, value in payload["trainable"].items():

@@ -37,6 +37,10 @@ class Distributed:
             param.grad = flat[offset : offset + count].view_as(grad)
             offset += count
 
+    def barrier(self) -> None:
+        if self.active:
+            torch.distributed.barrier()
+
     def agree(self, reason: str | None) -> str | None:
         """Every process stops for the main process's reason (its progress callback may cancel)."""
         if not self.active:

@@ -36,14 +36,34 @@ def resolve_bf16(precision: str, device: torch.device) -> bool:
     return precision == "bf16" or (precision == "auto" and device.type == "cuda")
 
 
+def lora_targets(model, spec: UnlearnSpec, method: Method) -> list[str]:
+    """The configured projections, narrowed (as in full mode) to the weights the method chooses: RMU's
+    few layers' MLP down-projections, by full module name."""
+    if not method.select_trainable:
+        return list(spec.lora.target_modules)
+    n_layers = model.config.num_hidden_layers
+    targets = [
+        name
+        for name, _ in model.named_modules()
+        if name.rsplit(".", 1)[-1] in spec.lora.target_modules
+        and method.select_trainable(f"{name}.weight", spec.method_config, n_layers)
+    ]
+    if not targets:
+        raise ValueError(
+            f"method {spec.method} selected none of lora.target_modules {list(spec.lora.target_modules)}"
+        )
+    return targets
+
+
 def make_trainable(model, spec: UnlearnSpec, method: Method):
-    """LoRA: freeze the base and add adapters. Full: every weight trains, or the method's chosen few."""
+    """LoRA: freeze the base and add adapters; full: train the weights. A method that chooses its weights
+    (RMU) gets only those, in both modes."""
     if spec.mode == "lora":
         config = LoraConfig(
             r=spec.lora.r,
             lora_alpha=spec.lora.alpha,
             lora_dropout=spec.lora.dropout,
-            target_modules=list(spec.lora.target_modules),
+            target_modules=lora_targets(model, spec, method),
             task_type="CAUSAL_LM",
         )
         return get_peft_model(model, config)
@@ -79,7 +99,8 @@ def lr_factor(step: int, *, schedule: str, warmup: int, total: int) -> float:
 
 
 def spec_fingerprint(spec: UnlearnSpec, forget_digest: dict, retain_digest: dict) -> str:
-    """Identity of a run for checkpoints: settings and item hashes (a path may differ between workers)."""
+    """Identity of a job for checkpoints: settings and item hashes (a path may differ between workers).
+    Where it runs (device type, precision) is the checkpoint's `runtime`, checked separately."""
     body = {
         "spec": spec.describe(),
         "forget": forget_digest["set_sha256"],
@@ -170,11 +191,21 @@ def run_unlearning(spec: UnlearnSpec) -> UnlearnResult:
     checkpointer = None
     if spec.checkpoint_dir is not None:
         checkpointer = Checkpointer(
-            spec.checkpoint_dir, spec_fingerprint(spec, forget_digest, retain_digest), spec.keep_checkpoints
+            spec.checkpoint_dir,
+            spec_fingerprint(spec, forget_digest, retain_digest),
+            spec.keep_checkpoints,
+            runtime={"device": device.type, "precision": "bf16" if bf16 else "fp32"},
         )
         latest = checkpointer.latest() if spec.resume else None
-        if latest is not None:
-            payload = checkpointer.load(latest, model, optimizer, scheduler)
+        payload = checkpointer.load(latest, model, optimizer, scheduler) if latest is not None else None
+        if latest is not None and payload is None:
+            # written on another device type or precision: its weights, optimiser moments and loss history
+            # belong to different numerics, so this run starts fresh and the stale checkpoints go (once
+            # every process has read them)
+            dist.barrier()
+            if dist.is_main:
+                checkpointer.clear()
+        if payload is not None:
             step = resumed_from = payload["step"]
             history, stopper = payload["history"], StopState(**payload["stopper"])
 

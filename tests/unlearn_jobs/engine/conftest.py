@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
 from tests.fixtures.micro import micro_llama
-from unlearn_jobs.engine import TextItem
+from unlearn_jobs.engine import LoraSettings, TextItem, UnlearnSpec
 from unlearn_jobs.engine.methods.refusal import DEFAULT_REFUSALS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -131,3 +132,32 @@ def mean_nll(model, tokenizer_dir: Path, items: list[TextItem]) -> float:
             total -= float(picked.sum())
             count += picked.numel()
     return total / count
+
+
+def spec_for(world, tmp_path: Path, **overrides) -> UnlearnSpec:
+    settings = dict(
+        model_dir=world.model_dir,
+        forget_items=world.forget_items,
+        retain_items=world.retain_items,
+        output_dir=tmp_path / "artifact",
+        method="grad_diff",
+        mode="lora",
+        lora=LoraSettings(r=4, alpha=8),
+        learning_rate=1e-2,
+        max_steps=12,
+        forget_batch_size=4,
+        retain_batch_size=6,
+        log_every=4,
+        device="cpu",
+        seed=7,
+    )
+    settings.update(overrides)
+    return UnlearnSpec(**settings)
+
+
+def weights(directory: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(directory / "model.safetensors"))
+
+
+class Killed(Exception):
+    """Raised from a progress callback: the worker dies at that step."""

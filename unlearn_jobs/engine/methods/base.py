@@ -69,7 +69,7 @@ class Method:
     hidden_layer: Callable[[Any, int], int] | None = None  # RMU: which layer's output to read
     logs_forget_nll: bool = True
     prepare_forget: Callable[[Sequence[Any], Any], Sequence[Any]] | None = None  # refusal: swap answers
-    select_trainable: Callable[[str, Any, int], bool] | None = None  # full mode: which parameters train
+    select_trainable: Callable[[str, Any, int], bool] | None = None  # which weights train (or get adapters)
     prepare_chosen: Callable[[Sequence[Any], Any], Sequence[Any]] | None = None  # DPO: preferred answers
     init_state: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None  # from reference statistics
 

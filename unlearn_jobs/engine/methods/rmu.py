@@ -24,7 +24,10 @@ class RMUConfig:
     gamma: float = field(default=1.0, metadata={"help": "γ, weight of the forget MSE"})
     alpha: float = field(default=100.0, metadata={"help": "α, weight of the retain MSE"})
     update_layers: tuple[int, ...] | None = field(
-        default=None, metadata={"help": "full mode: layers whose MLP down-projection trains; None: ℓ-2..ℓ"}
+        default=None,
+        metadata={
+            "help": "layers whose MLP down-projection trains (full) or gets an adapter (LoRA); None: ℓ-2..ℓ"
+        },
     )
 
     def __post_init__(self):

@@ -22,7 +22,7 @@ from unlearn_jobs.engine.launch import RankFailed, launch_unlearning
 from unlearn_jobs.engine.rank_main import FileProgress
 
 LAUNCH_TIMEOUT_S = 240
-# Measured: bitwise equal (max |Δ| = 0) for both tests on this machine; the bound allows for another
+# Measured: weights bitwise equal (max |Δ| = 0) in both tests on this machine; the bound allows for another
 # reduction order in gloo's all-reduce.
 TOLERANCE = dict(rtol=0, atol=1e-6)
 
@@ -51,7 +51,7 @@ def test_two_processes_train_lora_npo_to_the_weights_of_one(engine_world, tmp_pa
     assert result.manifest["run"]["world_size"] == 2 and result.manifest["run"]["strategy"] == "ddp"
     for row, single in zip(result.history, alone.history, strict=True):
         assert row["train/tokens"] == single["train/tokens"]  # summed over processes
-        assert row["forget/npo"] == pytest.approx(single["forget/npo"], abs=1e-6)  # averaged over them
+        assert row["forget/npo"] == pytest.approx(single["forget/npo"], abs=1e-5)  # averaged (measured 1e-6)
     assert not (tmp_path / "work" / "spec.json").exists()  # item texts do not outlive the launch
     merged, expected, parent = (
         weights(result.artifact_dir),

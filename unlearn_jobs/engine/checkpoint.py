@@ -1,7 +1,8 @@
 """Atomic training checkpoints: trainable weights, optimiser, scheduler, RNG states, step and history.
 
 Each checkpoint is written into a temporary directory and renamed, so a kill mid-write leaves either the
-previous checkpoint or the new one, never half of one.
+previous checkpoint or the new one, never half of one. One process writes everything into state.pt; a
+process group writes accelerate's (sharded) state beside a state.pt that holds the rest.
 """
 
 from __future__ import annotations
@@ -57,39 +58,45 @@ class Checkpointer:
         found = sorted(p for p in self.root.iterdir() if _NAME.match(p.name) and (p / "state.pt").is_file())
         return found[-1] if found else None
 
-    def save(self, step: int, model, optimizer, scheduler, extra: dict[str, Any]) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
+    def save(self, step: int, runtime_io, extra: dict[str, Any]) -> Path:
+        """`runtime_io` (distributed.Single or Accelerated) writes the body; with a process group every
+        process calls this, the main one alone writes state.pt and renames, so state.pt marks a whole
+        checkpoint."""
         final = self.root / f"step-{step:08d}"
-        tmp = self.root / f".tmp-step-{step:08d}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        payload = {
-            "format": FORMAT,
-            "fingerprint": self.fingerprint,
-            "runtime": self.runtime,
-            "step": step,
-            "trainable": {
-                n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad
-            },
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": capture_rng(),
-            **extra,
-        }
-        with open(tmp / "state.pt", "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if final.exists():  # a re-run reached the same step: the new one replaces it
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        _fsync_dir(self.root)
-        self._prune()
+        tag = os.getpid() if runtime_io.world_size == 1 else "group"  # all processes write one directory
+        tmp = self.root / f".tmp-step-{step:08d}-{tag}"
+        if runtime_io.is_main:
+            self.root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+        runtime_io.barrier()
+        body = runtime_io.save_body(tmp)
+        runtime_io.barrier()
+        if runtime_io.is_main:
+            payload = {
+                "format": FORMAT,
+                "fingerprint": self.fingerprint,
+                "runtime": self.runtime,
+                "step": step,
+                **body,
+                **extra,
+            }
+            with open(tmp / "state.pt", "wb") as handle:
+                torch.save(payload, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if final.exists():  # a re-run reached the same step: the new one replaces it
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            _fsync_dir(self.root)
+            self._prune()
+        runtime_io.barrier()
         return final
 
-    def load(self, path: Path, model, optimizer, scheduler) -> dict[str, Any] | None:
+    def load(self, path: Path, runtime_io) -> dict[str, Any] | None:
         """Restore the checkpoint into model, optimiser, scheduler and RNGs and return its payload; None
-        (nothing restored) when it was written on another device type or precision."""
+        (nothing restored) when it was written on another runtime (device type, precision, process count
+        or strategy)."""
         payload = torch.load(path / "state.pt", map_location="cpu", weights_only=False)
         if payload.get("format") != FORMAT:
             raise ValueError(f"checkpoint {path} has an unknown format")
@@ -97,13 +104,7 @@ class Checkpointer:
             raise ValueError(f"checkpoint {path} was written for a different spec (method, data or settings)")
         if payload.get("runtime") != self.runtime:  # checkpoints from before runtimes were recorded, too
             return None
-        params = dict(model.named_parameters())
-        with torch.no_grad():
-            for name, value in payload["trainable"].items():
-                params[name].copy_(value)
-        optimizer.load_state_dict(payload["optimizer"])
-        scheduler.load_state_dict(payload["scheduler"])
-        restore_rng(payload["rng"])
+        runtime_io.load_body(path, payload)
         return payload
 
     def _prune(self) -> None:

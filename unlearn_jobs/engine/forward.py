@@ -10,39 +10,45 @@ from contextlib import nullcontext
 import torch
 import torch.nn.functional as F
 from peft import PeftModel
+from transformers import PreTrainedModel
 
 from unlearn_jobs.engine.data import MicroBatch
 from unlearn_jobs.engine.methods.base import Method, SideOutput
 
 
-def _split(model):
-    base = model.get_base_model() if isinstance(model, PeftModel) else model
-    return (
-        base.get_decoder(),
-        base.get_output_embeddings(),
-        getattr(base.config, "final_logit_softcapping", None),
-    )
+class SideModel(torch.nn.Module):
+    """The decoder, then the head on target positions only, as one module: the unit a process group wraps
+    (DDP, FSDP, DeepSpeed hook the wrapper's forward, so every training forward must go through it). On
+    large vocabularies the head is a big share of the work, and pad and prompt positions need none of it."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model  # the Hugging Face model, or the PeftModel around it
+
+    def forward(self, input_ids: torch.Tensor, target_pos: torch.Tensor, want_hidden: bool):
+        base = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
+        # No padding mask: rows are right-padded and attention is causal, so a real token never sees a pad
+        # and pad outputs are never read. Without a mask, SDPA takes its fast causal kernel.
+        out = base.get_decoder()(
+            input_ids=input_ids, attention_mask=None, use_cache=False, output_hidden_states=want_hidden
+        )
+        states = out.last_hidden_state
+        logits = base.get_output_embeddings()(
+            states.reshape(-1, states.shape[-1]).index_select(0, target_pos)
+        ).float()
+        softcap = getattr(base.config, "final_logit_softcapping", None)
+        if softcap:
+            logits = softcap * torch.tanh(logits / softcap)
+        return logits, (out.hidden_states if want_hidden else None)
 
 
 def side_forward(
     model, micro: MicroBatch, *, dist: bool = False, hidden_layer: int | None = None
 ) -> SideOutput:
-    """Run the decoder over the padded micro-batch, then the head over target positions only: on large
-    vocabularies the head is a big share of the work, and pad and prompt positions need none of it."""
-    decoder, head, softcap = _split(model)
-    # No padding mask: rows are right-padded and attention is causal, so a real token never sees a pad
-    # and pad outputs are never read. Without a mask, SDPA takes its fast causal kernel.
-    out = decoder(
-        input_ids=micro.input_ids,
-        attention_mask=None,
-        use_cache=False,
-        output_hidden_states=hidden_layer is not None,
-    )
-    states = out.last_hidden_state
-    width = states.shape[-1]
-    logits = head(states.reshape(-1, width).index_select(0, micro.target_pos)).float()
-    if softcap:
-        logits = softcap * torch.tanh(logits / softcap)
+    """`model` is a SideModel, a process group's wrapper around one, or a plain model (wrapped here)."""
+    if isinstance(model, PreTrainedModel | PeftModel):
+        model = SideModel(model)
+    logits, hidden_states = model(micro.input_ids, micro.target_pos, hidden_layer is not None)
     full = None
     if dist:
         full = F.log_softmax(logits, dim=-1)
@@ -52,7 +58,8 @@ def side_forward(
     hidden = None
     if hidden_layer is not None:
         # hidden_states[0] is the embedding output; [ℓ + 1] is the output of decoder layer ℓ
-        hidden = out.hidden_states[hidden_layer + 1].reshape(-1, width).index_select(0, micro.valid_pos)
+        states = hidden_states[hidden_layer + 1]
+        hidden = states.reshape(-1, states.shape[-1]).index_select(0, micro.valid_pos)
     return SideOutput(
         token_logp=token_logp,
         token_item=micro.token_item,
@@ -76,9 +83,22 @@ class ReferenceOutputs:
     """
 
     def __init__(
-        self, model, method: Method, *, mode: str, hidden_layer: int | None, max_bytes: int, autocast
+        self,
+        model,
+        method: Method,
+        *,
+        mode: str,
+        hidden_layer: int | None,
+        max_bytes: int,
+        autocast,
+        inner=None,
+        may_copy: bool = True,
     ):
+        # `model` runs the forwards (a SideModel, or a process group's wrapper around one); `inner` is the
+        # Hugging Face or PeftModel inside it (LoRA's disable_adapter, full mode's frozen copy)
         self.model, self.method, self.mode = model, method, mode
+        self.inner = model if inner is None else inner
+        self.may_copy = may_copy  # False when parameters are sharded: a copy would not be a model
         self.hidden_layer, self.max_bytes, self.autocast = hidden_layer, max_bytes, autocast
         self.forget_seq_logp: torch.Tensor | None = None
         self.chosen_seq_logp: torch.Tensor | None = None
@@ -90,7 +110,7 @@ class ReferenceOutputs:
         self.on_the_fly = False
 
     def _reference_context(self):
-        return self.model.disable_adapter() if self.mode == "lora" else nullcontext()
+        return self.inner.disable_adapter() if self.mode == "lora" else nullcontext()
 
     @torch.no_grad()
     def build(
@@ -114,7 +134,12 @@ class ReferenceOutputs:
             if self.method.retain_dist and retain_targets * vocab * 4 > self.max_bytes:
                 self.on_the_fly = True
                 if self.mode == "full":
-                    self.frozen = copy.deepcopy(self.model).requires_grad_(False).eval()
+                    if not self.may_copy:
+                        raise ValueError(
+                            "KL's retain distributions exceed ref_cache_max_bytes, and a sharded full-mode run "
+                            "cannot keep a frozen copy: raise ref_cache_max_bytes or use fewer retain items"
+                        )
+                    self.frozen = copy.deepcopy(self.inner).requires_grad_(False).eval()
             need_retain_pass = (
                 self.method.retain_dist and not self.on_the_fly
             ) or self.hidden_layer is not None
@@ -187,7 +212,7 @@ class ReferenceOutputs:
         was_training = self.model.training
         self.model.eval()
         try:
-            with self.model.disable_adapter():
+            with self.inner.disable_adapter():
                 return side_forward(self.model, micro, dist=True).target_logp_full
         finally:
             self.model.train(was_training)

@@ -33,12 +33,16 @@ class LogWindow:
         self.current = {}
         self.steps += 1
 
-    def flush(self) -> tuple[dict[str, float], dict[str, list[float]]]:
-        """Means over the window and the per-step values of the watched figures: one host sync."""
+    def flush(self, reduce=None) -> tuple[dict[str, float], dict[str, list[float]]]:
+        """Means over the window and the per-step values of the watched figures: one host sync. `reduce`
+        (a process group's mean) makes every process's figures those of all processes' micro-batches."""
         keys = list(self.sums)
         watched = [(key, len(values)) for key, values in self.step_values.items() if values]
         tensors = [self.sums[key] for key in keys] + [v for key, _ in watched for v in self.step_values[key]]
-        values = torch.stack(tensors).tolist() if tensors else []
+        stacked = torch.stack(tensors) if tensors else None
+        if stacked is not None and reduce is not None:
+            stacked = reduce(stacked)
+        values = stacked.tolist() if stacked is not None else []
         means = {key: values[i] / self.steps for i, key in enumerate(keys)}
         per_step, offset = {}, len(keys)
         for key, count in watched:

@@ -19,6 +19,7 @@ MODES = ("lora", "full")
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("constant", "linear", "cosine")
 PRECISIONS = ("auto", "fp32", "bf16")
+STRATEGIES = ("auto", "ddp", "fsdp", "deepspeed")
 
 ProgressCallback = Callable[[int, int, dict[str, float]], "bool | None"]
 
@@ -70,6 +71,27 @@ class StopRules:
 
 
 @dataclass
+class ParallelSettings:
+    """How a job launched as a process group (WORLD_SIZE > 1) shares the work; ignored by one process."""
+
+    strategy: str = field(
+        default="auto",
+        metadata={
+            "help": "ddp (a model copy per GPU), fsdp (sharded: FSDP2, full sharding), deepspeed (ZeRO-3, "
+            "needs the deepspeed package); auto: ddp when the capacity estimate fits one device, else fsdp"
+        },
+    )
+    activation_checkpointing: bool = field(
+        default=True, metadata={"help": "fsdp/deepspeed: recompute each decoder layer in the backward pass"}
+    )
+    cpu_offload: bool = field(default=False, metadata={"help": "fsdp/deepspeed: keep shards in host memory"})
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"parallel.strategy must be one of {STRATEGIES}, not {self.strategy!r}")
+
+
+@dataclass
 class UnlearnSpec:
     model_dir: Path = field(
         metadata={"help": "Hugging Face causal LM directory (config, weights, tokenizer)"}
@@ -108,6 +130,10 @@ class UnlearnSpec:
         metadata={"help": "called (step, total_steps, figures) every log; return False to cancel"},
     )
     stop: StopRules = field(default_factory=StopRules)
+    parallel: ParallelSettings = field(
+        default_factory=ParallelSettings,
+        metadata={"help": "process groups only; where a job runs, not what it computes (not in describe())"},
+    )
     ref_cache_max_bytes: int = field(
         default=2 << 30,
         metadata={"help": "above this, reference outputs are recomputed per step, not cached"},
@@ -122,6 +148,8 @@ class UnlearnSpec:
             self.lora = LoraSettings(**self.lora)
         if isinstance(self.stop, dict):
             self.stop = StopRules(**self.stop)
+        if isinstance(self.parallel, dict):
+            self.parallel = ParallelSettings(**self.parallel)
         self.output_dir = Path(self.output_dir)
         if not self.model_dir.is_dir() or not (self.model_dir / "config.json").is_file():
             raise ValueError(f"model_dir {self.model_dir} is missing or has no config.json")

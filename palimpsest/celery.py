@@ -34,11 +34,17 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
+    # A GPU worker busy with one job must not also hold the next one's message (another free GPU worker
+    # should take it): on Redis, reserve no more tasks than the worker runs at once.
+    worker_disable_prefetch=settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")),
+    # A broker blip must not kill an hours-long job: it keeps running, the database tracks it, and the
+    # lost acknowledgement only means a late duplicate delivery, which the job's claim turns away.
+    worker_cancel_long_running_tasks_on_connection_loss=False,
     task_default_queue="cpu",
     task_routes={
         "requests_app.*": {"queue": "cpu"},
-        "unlearn_jobs.tasks.run_unlearn_job": {"queue": "gpu"},
-        "unlearn_jobs.tasks.*": {"queue": "cpu"},
+        "unlearn_jobs.jobs.tasks.run_unlearn_job": {"queue": "gpu"},
+        "unlearn_jobs.*": {"queue": "cpu"},
         "verification.tasks.*": {"queue": "eval"},
         "palimpsest.tasks.*": {"queue": "cpu"},
     },
@@ -57,6 +63,21 @@ app.conf.update(
             "task": "requests_app.screening.tasks.requeue_stalled_screening",
             "schedule": 5 * 60,
         },
+        # Approved requests become jobs (size, age, deadline rules): every minute.
+        "batch-approved-requests": {
+            "task": "unlearn_jobs.jobs.tasks.batch_approved_requests",
+            "schedule": 60,
+        },
+        # Running jobs whose worker stopped beating go back to the queue; due retries are sent.
+        "reap-stale-jobs": {
+            "task": "unlearn_jobs.jobs.tasks.reap_stale_jobs",
+            "schedule": settings.PALIMPSEST_UNLEARN_REAPER_EVERY_SECONDS,
+        },
+        # What the database says is in flight but the broker lost (Redis restarted empty) is sent again.
+        "reconcile-jobs": {
+            "task": "unlearn_jobs.jobs.tasks.reconcile_jobs",
+            "schedule": settings.PALIMPSEST_UNLEARN_RECONCILE_EVERY_SECONDS,
+        },
     },
 )
 # Each app keeps its tasks in its domain packages (requests_app.intake.tasks, ...), not in <app>.tasks.
@@ -64,5 +85,6 @@ app.autodiscover_tasks(
     [
         "requests_app.intake",
         "requests_app.screening",
+        "unlearn_jobs.jobs",
     ]
 )

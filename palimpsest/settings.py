@@ -4,6 +4,7 @@ The defaults give the embedded mode (SQLite, Celery's filesystem transport, loca
 as files under var/); production sets DATABASE_URL, CELERY_BROKER_URL, REDIS_URL and friends.
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -196,6 +197,90 @@ PALIMPSEST_SIGNING_TRUSTED_KEYS = env_list("PALIMPSEST_SIGNING_TRUSTED_KEYS", de
 PALIMPSEST_COMPLAINT_URL = os.environ.get(
     "PALIMPSEST_COMPLAINT_URL", "https://edpb.europa.eu/about-edpb/about-edpb/members_en"
 )
+
+
+def _env_float(name: str, *, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        return float(raw) if raw.strip() else default
+    except ValueError:
+        raise RuntimeError(f"{name} must be a number, not {raw!r}.") from None
+
+
+def _env_json_object(name: str) -> dict:
+    raw = os.environ.get(name, "")
+    try:
+        value = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise RuntimeError(f"{name} must be a JSON object, e.g. '{{\"beta\": 0.1}}', not {raw!r}.")
+    return value
+
+
+# Unlearning jobs (docs/jobs.md). The engine settings are frozen into each job when it is made.
+PALIMPSEST_UNLEARN_METHOD = os.environ.get("PALIMPSEST_UNLEARN_METHOD", "npo")
+PALIMPSEST_UNLEARN_METHOD_CONFIG = _env_json_object("PALIMPSEST_UNLEARN_METHOD_CONFIG")
+PALIMPSEST_UNLEARN_MODE = os.environ.get("PALIMPSEST_UNLEARN_MODE", "lora")
+PALIMPSEST_UNLEARN_LEARNING_RATE = _env_float("PALIMPSEST_UNLEARN_LEARNING_RATE", default=5e-4)
+# Passes over the trained items; PALIMPSEST_UNLEARN_MAX_STEPS > 0 sets a fixed step count instead.
+PALIMPSEST_UNLEARN_EPOCHS = _env_float("PALIMPSEST_UNLEARN_EPOCHS", default=20.0)
+PALIMPSEST_UNLEARN_MAX_STEPS = env_int("PALIMPSEST_UNLEARN_MAX_STEPS", default=0)
+PALIMPSEST_UNLEARN_FORGET_BATCH_SIZE = env_int("PALIMPSEST_UNLEARN_FORGET_BATCH_SIZE", default=8)
+PALIMPSEST_UNLEARN_RETAIN_BATCH_SIZE = env_int("PALIMPSEST_UNLEARN_RETAIN_BATCH_SIZE", default=8)
+PALIMPSEST_UNLEARN_MAX_LENGTH = env_int("PALIMPSEST_UNLEARN_MAX_LENGTH", default=512)
+PALIMPSEST_UNLEARN_SEED = env_int("PALIMPSEST_UNLEARN_SEED", default=0)
+PALIMPSEST_UNLEARN_DEVICE = os.environ.get("PALIMPSEST_UNLEARN_DEVICE", "auto")
+PALIMPSEST_UNLEARN_PRECISION = os.environ.get("PALIMPSEST_UNLEARN_PRECISION", "auto")
+PALIMPSEST_UNLEARN_CHECKPOINT_EVERY = env_int("PALIMPSEST_UNLEARN_CHECKPOINT_EVERY", default=50)
+PALIMPSEST_UNLEARN_LOG_EVERY = env_int("PALIMPSEST_UNLEARN_LOG_EVERY", default=10)
+# The collapse guard: a job whose retain NLL rises more than this is failed, not published (0: off).
+PALIMPSEST_UNLEARN_MAX_RETAIN_NLL_RISE = _env_float("PALIMPSEST_UNLEARN_MAX_RETAIN_NLL_RISE", default=1.0)
+# Retain data: look-alike texts from the training corpus (empty: PALIMPSEST_SCREENING_CORPUS, else the
+# demo world's train.jsonl), this many per trained item, at most RETAIN_MAX in all.
+PALIMPSEST_UNLEARN_RETAIN_CORPUS = os.environ.get("PALIMPSEST_UNLEARN_RETAIN_CORPUS", "")
+PALIMPSEST_UNLEARN_RETAIN_PER_ITEM = env_int("PALIMPSEST_UNLEARN_RETAIN_PER_ITEM", default=4)
+PALIMPSEST_UNLEARN_RETAIN_MAX = env_int("PALIMPSEST_UNLEARN_RETAIN_MAX", default=2048)
+# Attempts (first run, transient-error retries and reaped runs together) before a job fails for good.
+PALIMPSEST_UNLEARN_MAX_ATTEMPTS = env_int("PALIMPSEST_UNLEARN_MAX_ATTEMPTS", default=5)
+PALIMPSEST_UNLEARN_RETRY_BACKOFF_SECONDS = env_int("PALIMPSEST_UNLEARN_RETRY_BACKOFF_SECONDS", default=60)
+PALIMPSEST_UNLEARN_RETRY_BACKOFF_MAX_SECONDS = env_int(
+    "PALIMPSEST_UNLEARN_RETRY_BACKOFF_MAX_SECONDS", default=1800
+)
+PALIMPSEST_UNLEARN_HEARTBEAT_SECONDS = env_int("PALIMPSEST_UNLEARN_HEARTBEAT_SECONDS", default=30)
+PALIMPSEST_UNLEARN_STALE_AFTER_SECONDS = env_int("PALIMPSEST_UNLEARN_STALE_AFTER_SECONDS", default=300)
+PALIMPSEST_UNLEARN_REAPER_EVERY_SECONDS = env_int("PALIMPSEST_UNLEARN_REAPER_EVERY_SECONDS", default=60)
+PALIMPSEST_UNLEARN_RECONCILE_EVERY_SECONDS = env_int(
+    "PALIMPSEST_UNLEARN_RECONCILE_EVERY_SECONDS", default=300
+)
+# A queued job sent this long ago and no longer in the broker is sent again.
+PALIMPSEST_UNLEARN_RESEND_AFTER_SECONDS = env_int("PALIMPSEST_UNLEARN_RESEND_AFTER_SECONDS", default=120)
+PALIMPSEST_UNLEARN_VERIFICATION_RESEND_SECONDS = env_int(
+    "PALIMPSEST_UNLEARN_VERIFICATION_RESEND_SECONDS", default=3600
+)
+# auto (incremental until the utility budget or the chain length is spent, then rebase), incremental, rebase.
+PALIMPSEST_UNLEARN_STRATEGY = os.environ.get("PALIMPSEST_UNLEARN_STRATEGY", "auto")
+PALIMPSEST_UNLEARN_UTILITY_BUDGET = _env_float("PALIMPSEST_UNLEARN_UTILITY_BUDGET", default=0.5)
+PALIMPSEST_UNLEARN_MAX_INCREMENTAL = env_int("PALIMPSEST_UNLEARN_MAX_INCREMENTAL", default=8)
+# The batcher (every minute): when approved requests become a job.
+PALIMPSEST_BATCH_AUTO = env_bool("PALIMPSEST_BATCH_AUTO", default=True)
+PALIMPSEST_BATCH_MIN_ITEMS = env_int("PALIMPSEST_BATCH_MIN_ITEMS", default=64)
+PALIMPSEST_BATCH_MIN_TOKENS = env_int("PALIMPSEST_BATCH_MIN_TOKENS", default=20_000)
+PALIMPSEST_BATCH_MAX_ITEMS = env_int("PALIMPSEST_BATCH_MAX_ITEMS", default=2000)
+PALIMPSEST_BATCH_MAX_TOKENS = env_int("PALIMPSEST_BATCH_MAX_TOKENS", default=1_000_000)
+PALIMPSEST_BATCH_MAX_WAIT_SECONDS = env_int(
+    "PALIMPSEST_BATCH_MAX_WAIT_SECONDS", default=int(timedelta(days=3).total_seconds())
+)
+PALIMPSEST_BATCH_DEADLINE_MARGIN_SECONDS = env_int(
+    "PALIMPSEST_BATCH_DEADLINE_MARGIN_SECONDS", default=int(timedelta(days=3).total_seconds())
+)
+PALIMPSEST_BATCH_JOB_OVERHEAD_SECONDS = env_int("PALIMPSEST_BATCH_JOB_OVERHEAD_SECONDS", default=900)
+PALIMPSEST_BATCH_SECONDS_PER_ITEM = _env_float("PALIMPSEST_BATCH_SECONDS_PER_ITEM", default=5.0)
+PALIMPSEST_BATCH_VERIFICATION_SECONDS = env_int(
+    "PALIMPSEST_BATCH_VERIFICATION_SECONDS", default=int(timedelta(hours=2).total_seconds())
+)
+PALIMPSEST_BATCH_MAX_ACTIVE_JOBS = env_int("PALIMPSEST_BATCH_MAX_ACTIVE_JOBS", default=1)
+PALIMPSEST_BATCH_MAX_REQUEST_FAILURES = env_int("PALIMPSEST_BATCH_MAX_REQUEST_FAILURES", default=3)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

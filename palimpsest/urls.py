@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from palimpsest import views
 from requests_app.intake import urls as intake_urls
 from requests_app.review import urls as review_urls
+from unlearn_jobs.jobs import urls as jobs_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -18,6 +19,7 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(intake_urls.api_urlpatterns)),
     path("api/v1/", include(review_urls.api_urlpatterns)),
+    path("api/v1/", include(jobs_urls.api_urlpatterns)),
     path("review/", include("requests_app.review.urls")),
     path("", include("requests_app.intake.urls")),
     path("", include("unlearn_jobs.urls")),

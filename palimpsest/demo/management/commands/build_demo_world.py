@@ -11,6 +11,9 @@ from django.core.management.base import BaseCommand
 
 from palimpsest.demo.build import build_demo_world
 from palimpsest.demo.sizes import SIZES
+from palimpsest.errors import ApplicationError
+from requests_app.audit import Actor
+from unlearn_jobs.registry.services import model_version_register_base
 
 
 class Command(BaseCommand):
@@ -35,3 +38,18 @@ class Command(BaseCommand):
         self.stdout.write(f"model: {paths.model_dir}")
         self.stdout.write(f"manifest: {paths.manifest_path}")
         self.stdout.write("metrics: " + json.dumps(manifest["metrics"], sort_keys=True))
+        self._register(paths.model_dir)
+
+    def _register(self, model_dir: Path) -> None:
+        """The platform's base model (PALIMPSEST_BASE_MODEL) becomes version 1, published; a world built
+        elsewhere (--root) is not the platform's model and is left out of the registry."""
+        if model_dir.resolve() != Path(settings.PALIMPSEST_BASE_MODEL).resolve():
+            self.stdout.write(f"registry: not registered ({model_dir} is not PALIMPSEST_BASE_MODEL)")
+            return
+        try:
+            version, created = model_version_register_base(artifact_path=model_dir, actor=Actor.system())
+        except ApplicationError as error:
+            self.stderr.write(f"registry: {error.message}")
+            return
+        state = "registered" if created else "already registered"
+        self.stdout.write(f"registry: {state} as v{version.number} ({version.status})")

@@ -193,6 +193,10 @@ PALIMPSEST_SIGNING_KEY_FILE = Path(
 )
 # Public keys (base64) of earlier signing keys whose documents still verify after a key rotation.
 PALIMPSEST_SIGNING_TRUSTED_KEYS = env_list("PALIMPSEST_SIGNING_TRUSTED_KEYS", default=[])
+# The verification gate: "bounded" (sample and probe counts sized for a demo job on CPU) or "full".
+PALIMPSEST_VERIFICATION_BUDGET = os.environ.get("PALIMPSEST_VERIFICATION_BUDGET", "bounded")
+# A candidate that fails verification is retried with stronger settings this many times.
+PALIMPSEST_VERIFICATION_MAX_RETRIES = env_int("PALIMPSEST_VERIFICATION_MAX_RETRIES", default=2)
 # Where the e-mails tell a rejected requester they may complain (Art. 77 GDPR).
 PALIMPSEST_COMPLAINT_URL = os.environ.get(
     "PALIMPSEST_COMPLAINT_URL", "https://edpb.europa.eu/about-edpb/about-edpb/members_en"

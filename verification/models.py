@@ -1,1 +1,5 @@
-"""Verification and release: data models (added by the issues that build this stage)."""
+"""Verification and release records; each domain keeps its own, registered here with the app."""
+
+from verification.gate.models import ReportStatus, VerificationPolicy, VerificationReport
+
+__all__ = ["ReportStatus", "VerificationPolicy", "VerificationReport"]

@@ -1,3 +1,12 @@
-"""URLs of verification (pages are added by the issues that build this stage)."""
+"""URLs of verification: the report pages."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from verification.gate import views
+
+app_name = "verification"
+
+urlpatterns = [
+    path("verification/v<int:number>/", views.report_detail, name="report"),
+    path("verification/v<int:number>/report.json", views.report_download, name="report-json"),
+]

@@ -22,6 +22,7 @@ class BatchReason(models.TextChoices):
     AGE = "age", "A request waited too long"
     SIZE = "size", "Enough items waiting"
     MANUAL = "manual", "Batched by an operator"
+    VERIFICATION = "verification", "Retried after a failed verification"
 
 
 class UnlearnJob(models.Model):
@@ -64,6 +65,11 @@ class UnlearnJob(models.Model):
     not_before = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # A retry after a failed verification: the job it retries and how many such retries so far.
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="verification_retries"
+    )
+    verification_retry = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

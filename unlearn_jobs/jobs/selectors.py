@@ -42,9 +42,10 @@ def batch_candidates(*, max_failures: int) -> list[Candidate]:
         JobRequest.objects.filter(
             request=OuterRef("pk"),
             carried=False,
-            job__status=JobStatus.FAILED,
             job__created_at__gte=OuterRef("approved_at"),
         )
+        # A job that failed, or whose model failed verification, counts as a failure of its requests.
+        .filter(Q(job__status=JobStatus.FAILED) | Q(job__produced_version__status="verification_failed"))
         .order_by()
         .values("request")
         .annotate(n=Count("pk"))

@@ -18,7 +18,14 @@ from requests_app.services import apply_transition
 from unlearn_jobs.jobs import config, dispatch, inputs, selectors
 from unlearn_jobs.jobs.batcher import Batch, StrategyChoice, choose_strategy, estimate_tokens, plan_batches
 from unlearn_jobs.jobs.lifecycle import finish_without_model, job_log
-from unlearn_jobs.jobs.models import FINAL_JOB_STATUSES, JobItem, JobRequest, JobStatus, UnlearnJob
+from unlearn_jobs.jobs.models import (
+    FINAL_JOB_STATUSES,
+    BatchReason,
+    JobItem,
+    JobRequest,
+    JobStatus,
+    UnlearnJob,
+)
 from unlearn_jobs.registry import selectors as registry_selectors
 from unlearn_jobs.registry.models import AliasName, ModelAlias, ModelVersion, Strategy
 
@@ -184,3 +191,64 @@ def unlearn_job_cancel(*, job_id: int, actor: Actor) -> UnlearnJob:
             actor=actor, action="unlearn_job.cancel_requested", obj=job, data={"attempt": job.attempt}
         )
     return job
+
+
+def stronger_settings(engine: dict, failed_checks: list[str], retry: int) -> dict:
+    """The settings of a retry after a failed verification. It did not forget enough: twice the steps
+    (and, from the second retry, twice the learning rate). It forgot but cost too much utility: half the
+    learning rate."""
+    adjusted = dict(engine)
+    if any(not check.startswith("utility/") for check in failed_checks):
+        if adjusted.get("max_steps"):
+            adjusted["max_steps"] = adjusted["max_steps"] * 2
+        else:
+            adjusted["epochs"] = (adjusted.get("epochs") or 1) * 2
+        if retry >= 2:
+            adjusted["learning_rate"] = adjusted["learning_rate"] * 2
+    else:
+        adjusted["learning_rate"] = adjusted["learning_rate"] / 2
+    return adjusted
+
+
+@transaction.atomic
+def unlearn_job_retry_after_verification(
+    *, job_id: int, failed_checks: list[str], actor: Actor, now: datetime | None = None
+) -> UnlearnJob | None:
+    """The job's model failed verification (its requests are `approved` again): a new job for the same
+    requests with stronger settings, up to PALIMPSEST_VERIFICATION_MAX_RETRIES. After that, None: the
+    requests wait, the reason is on the job page, and only an operator's "batch now" takes them."""
+    job = UnlearnJob.objects.select_for_update().get(pk=job_id)
+    retry = job.verification_retry + 1
+    failed = ", ".join(failed_checks) or "no check named"
+    if retry > settings.PALIMPSEST_VERIFICATION_MAX_RETRIES:
+        job.error = f"Verification failed ({failed}) and the {retry - 1} retries allowed are spent."
+        job.save(update_fields=["error", "updated_at"])
+        job_log(job, job.error + " The requests are approved again and wait for an operator.")
+        audit_append(
+            actor=actor,
+            action="unlearn_job.retries_spent",
+            obj=job,
+            data={"failed_checks": failed_checks, "retries": retry - 1},
+        )
+        return None
+    production = ModelAlias.objects.select_for_update().get(name=AliasName.PRODUCTION).version
+    own = tuple(JobRequest.objects.filter(job=job, carried=False).values_list("request_id", flat=True))
+    batch = Batch(
+        request_ids=own,
+        reason=BatchReason.VERIFICATION,
+        items=job.forget_items,
+        trained_items=job.trained_items,
+        trained_tokens=job.trained_tokens,
+        expected_seconds=0.0,
+    )
+    engine = stronger_settings(job.engine_settings, failed_checks, retry)
+    new = _create_job(
+        batch, production=production, engine=engine, actor=actor, user=None, now=now or timezone.now()
+    )
+    if new is None:
+        return None
+    new.retry_of, new.verification_retry = job, retry
+    new.save(update_fields=["retry_of", "verification_retry"])
+    job_log(job, f"verification failed ({failed}): retried as job {new.pk} with stronger settings")
+    job_log(new, f"retry {retry} of job {job.pk}, whose model failed verification ({failed})")
+    return new

@@ -1,0 +1,3 @@
+"""Django discovers verification.admin only: the domains' admin modules register when imported here."""
+
+from verification.gate import admin as gate_admin  # noqa: F401

@@ -1,0 +1,119 @@
+"""What the gate asks a candidate about: probes built from the FULL forget set of every request the
+candidate's job carried (coreset or not), enriched from the demo world where the requester is one of
+its people. Texts stay in memory; probes leave this module only as figures keyed by ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from django.conf import settings
+
+from requests_app.screening.checks.personal import KINDS
+from requests_app.screening.references import nonmember_texts, utility_texts
+from unlearn_jobs.jobs.config import retain_corpus_path
+from unlearn_jobs.jobs.inputs import load_corpus
+from unlearn_jobs.jobs.models import JobItem
+from unlearn_jobs.registry.models import ModelVersion
+from verification.metrics import Probe, ProbeSet, prefix_probes
+from verification.metrics.probes import relevant_protected, select_spread
+from verification.metrics.world_probes import WorldRecords, demo_probe_set
+
+QUESTION_MARK = "\nAnswer:"
+MAX_HOLDOUT = 200
+MAX_UTILITY_TEXTS = 64
+
+
+@dataclass(frozen=True)
+class GateProbes:
+    probes: ProbeSet
+    subjects: dict[str, str]  # probe subject id -> request id (as a string)
+    counts: dict[str, int]
+
+
+def protected_values(text: str) -> tuple[str, ...]:
+    """The personal values a continuation must not give away: e-mails, phones, addresses, dates."""
+    return tuple(
+        dict.fromkeys(m.group(0).strip() for pattern in KINDS.values() for m in pattern.finditer(text))
+    )
+
+
+def item_probes(item_id: str, text: str, subject: str) -> tuple[list[Probe], list[Probe]]:
+    """Prefix probes of any text; a question/answer text also asks its question."""
+    protected = protected_values(text)
+    verbatim = prefix_probes(item_id, text, protected=protected, subject_id=subject)
+    questions = []
+    if QUESTION_MARK in text:
+        head, _, answer = text.partition(QUESTION_MARK)
+        if answer.strip():
+            prompt = head + QUESTION_MARK
+            values = relevant_protected(prompt, protected or (answer.strip(),))
+            questions.append(
+                Probe(f"{item_id}?", prompt, answer, kind="question", protected=values, subject_id=subject)
+            )
+    return verbatim, questions
+
+
+def _world() -> WorldRecords | None:
+    world_dir = Path(settings.PALIMPSEST_DEMO_ROOT) / "world"
+    return WorldRecords.read(world_dir) if (world_dir / "people.jsonl").is_file() else None
+
+
+def gate_probes(version: ModelVersion) -> GateProbes:
+    job = version.produced_by
+    rows = list(
+        JobItem.objects.filter(job=job).select_related("approved_item__item", "approved_item__request")
+    )
+    corpus = load_corpus(retain_corpus_path())
+    verbatim: list[Probe] = []
+    questions: list[Probe] = []
+    members: list = []
+    subjects: dict[str, str] = {}
+    names: dict[str, str] = {}
+    missing = 0
+    for row in rows:
+        approved = row.approved_item
+        text = approved.item.text or corpus.by_sha256.get(approved.sha256, "")
+        if not text:
+            missing += 1  # erased and not in the corpus: nothing left to ask about
+            continue
+        subject = f"request:{approved.request_id}"
+        subjects[subject] = str(approved.request_id)
+        names[approved.request.requester_name] = str(approved.request_id)
+        item_verbatim, item_questions = item_probes(f"item:{approved.pk}", text, subject)
+        verbatim += item_verbatim
+        questions += item_questions
+        members.append(text)
+    world = _world()
+    people = {p["name"]: p["person_id"] for p in world.people if p["group"] == "member"} if world else {}
+    forgotten_people = {people[name]: request for name, request in names.items() if name in people}
+    if forgotten_people:
+        # The requesters are people of the demo world: ask what the world knows about them too
+        # (held-out phrasings, truth ratios, their neighbours' facts, relearning, mixed prompts).
+        demo = demo_probe_set(world, list(forgotten_people))
+        subjects.update(forgotten_people)
+        probes = replace(demo, verbatim=verbatim + demo.verbatim, questions=questions + demo.questions)
+    else:
+        general = select_spread(utility_texts(), MAX_UTILITY_TEXTS)
+        probes = ProbeSet(
+            verbatim=verbatim,
+            questions=questions,
+            forget_members=members,
+            holdout_members=select_spread(nonmember_texts(), MAX_HOLDOUT),
+            utility={
+                "general": [
+                    p
+                    for i, t in enumerate(general)
+                    for p in prefix_probes(f"general:{i}", t, fractions=(0.5,))
+                ]
+            },
+        )
+    counts = {
+        "items": len(rows),
+        "items_without_text": missing,
+        "requests": len(set(subjects.values())),
+        "demo_people": len(forgotten_people),
+        "verbatim": len(probes.verbatim),
+        "questions": len(probes.questions),
+    }
+    return GateProbes(probes=probes, subjects=subjects, counts=counts)

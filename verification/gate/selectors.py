@@ -1,0 +1,107 @@
+"""Reads for the verification report page: the checks with their bars, parent against candidate, and
+each request's own figures."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from verification.gate.models import VerificationReport
+
+BAR_WIDTH = 240  # pixels of the widest bar in the charts
+
+
+def report_for_version(*, number: int) -> VerificationReport | None:
+    """The latest verification run of model version `number`."""
+    return (
+        VerificationReport.objects.select_related("model_version", "model_version__parent", "policy", "job")
+        .filter(model_version__number=number)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def reports() -> QuerySet[VerificationReport]:
+    return VerificationReport.objects.select_related("model_version", "policy").order_by("-created_at")
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    name: str
+    label: str
+    value: float | None
+    bound: str
+    threshold: float
+    required: bool
+    passed: bool
+    reason: str
+    value_px: int  # bar lengths on one scale per row: the larger of value and threshold fills the bar
+    threshold_px: int
+
+
+def _px(value: float | None, scale: float) -> int:
+    if value is None or scale <= 0 or not math.isfinite(value):
+        return 0
+    return max(1, round(BAR_WIDTH * min(abs(value), scale) / scale))
+
+
+def check_rows(report: VerificationReport) -> list[CheckRow]:
+    rows = []
+    for check in report.checks.get("checks", []):
+        value, threshold = check["value"], check["threshold"]
+        scale = max(abs(value) if value is not None else 0.0, abs(threshold), 1e-9)
+        rows.append(
+            CheckRow(
+                **{k: check[k] for k in ("name", "label", "bound", "required", "passed", "reason")},
+                value=value,
+                threshold=threshold,
+                value_px=_px(value, scale),
+                threshold_px=_px(threshold, scale),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    parent: float | None
+    candidate: float | None
+    change: float | None
+
+
+def parent_comparison(report: VerificationReport) -> list[Comparison]:
+    """The utility figures measured on both versions, with the change (what forgetting cost)."""
+    rows = []
+    for name, parent in sorted(report.parent_figures.items()):
+        candidate = report.figures.get(name)
+        change = candidate - parent if candidate is not None and parent is not None else None
+        rows.append(Comparison(name, parent, candidate, change))
+    return rows
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    request_id: str
+    probes: int
+    greedy_leak_rate: float | None
+    sampled_leak_rate: float | None
+    sampled_leak_bound: float | None
+    passed: bool
+
+
+def request_rows(report: VerificationReport) -> list[RequestRow]:
+    rows = [
+        RequestRow(
+            request_id=request_id,
+            probes=figures.get("probes", 0),
+            greedy_leak_rate=figures.get("forget/greedy_leak_rate"),
+            sampled_leak_rate=figures.get("leakage/rate"),
+            sampled_leak_bound=figures.get("forget/sampled_leak_bound"),
+            passed=bool(figures.get("passed", False)),
+        )
+        for request_id, figures in report.per_request.items()
+    ]
+    return sorted(rows, key=lambda row: int(row.request_id) if row.request_id.isdigit() else 0)

@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group, Permission
 
 ROOT = Path(__file__).resolve().parent.parent
 # The demo world (tiny size) is built once per run and cached on disk: see tests/fixtures/demo.py.
-pytest_plugins = ["tests.fixtures.demo"]
+pytest_plugins = ["tests.fixtures.demo", "tests.fixtures.jobs"]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 

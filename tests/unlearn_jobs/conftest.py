@@ -1,172 +1,25 @@
-"""Fixtures of the jobs and registry tests: settings for tiny jobs (shared with worker processes through
-their environment), approved requests made of the tiny world's people, a throwaway Redis that a test may
-restart empty, and real Celery worker processes that a test may kill -9."""
+"""Fixtures of the jobs and registry tests: job roles, a throwaway Redis that a test may restart empty,
+and real Celery worker processes that a test may kill -9 (the job settings, the base version and
+approved requests are in tests/fixtures/jobs.py)."""
 
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib.auth.models import Permission
 from django.db import connection
-from django.utils import timezone
 
 from palimpsest.celery import app
-from requests_app.models import ForgetRequest, Status
-from requests_app.review.models import ApprovedItem
-from tests.conftest import ensure_role
-from tests.requests_app.factories import make_request
-from unlearn_jobs.registry.models import ModelVersion
-from unlearn_jobs.registry.services import model_version_register_base
-
-# Small and fast: a few optimiser steps on the tiny model, checkpoints and logs close together, a
-# heartbeat every second and a worker presumed dead after three silent seconds.
-TINY_JOB_SETTINGS = {
-    "PALIMPSEST_UNLEARN_METHOD": "npo",
-    "PALIMPSEST_UNLEARN_MODE": "lora",
-    "PALIMPSEST_UNLEARN_LEARNING_RATE": "0.001",
-    "PALIMPSEST_UNLEARN_MAX_STEPS": "8",
-    "PALIMPSEST_UNLEARN_FORGET_BATCH_SIZE": "4",
-    "PALIMPSEST_UNLEARN_RETAIN_BATCH_SIZE": "4",
-    "PALIMPSEST_UNLEARN_MAX_LENGTH": "96",
-    "PALIMPSEST_UNLEARN_DEVICE": "cpu",
-    "PALIMPSEST_UNLEARN_CHECKPOINT_EVERY": "4",
-    "PALIMPSEST_UNLEARN_LOG_EVERY": "2",
-    "PALIMPSEST_UNLEARN_RETAIN_PER_ITEM": "2",
-    "PALIMPSEST_UNLEARN_HEARTBEAT_SECONDS": "1",
-    "PALIMPSEST_UNLEARN_STALE_AFTER_SECONDS": "3",
-    "PALIMPSEST_UNLEARN_RESEND_AFTER_SECONDS": "1",
-    "PALIMPSEST_UNLEARN_RETRY_BACKOFF_SECONDS": "0",
-    "PALIMPSEST_BATCH_MIN_ITEMS": "1000",
-    "PALIMPSEST_BATCH_MIN_TOKENS": "1000000",
-}
-
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _typed(name: str, raw: str):
-    current = getattr(django_settings, name)
-    if isinstance(current, bool):
-        return raw.lower() in ("1", "true", "yes", "on")
-    if isinstance(current, int):
-        return int(raw)
-    if isinstance(current, float):
-        return float(raw)
-    if isinstance(current, dict):
-        return json.loads(raw)
-    return raw
-
-
-@dataclass
-class JobEnvironment:
-    """The same PALIMPSEST_* values in this process's settings and in the workers' environment."""
-
-    settings: object
-    values: dict[str, str]
-
-    def set(self, **values) -> None:
-        for name, raw in values.items():
-            self.values[name] = str(raw)
-            setattr(self.settings, name, _typed(name, str(raw)))
-
-    @property
-    def env(self) -> dict[str, str]:
-        return dict(self.values)
-
-
-@pytest.fixture
-def job_env(settings, tiny_world, tmp_path) -> JobEnvironment:
-    environment = JobEnvironment(settings, {})
-    environment.set(
-        PALIMPSEST_STORAGE=tmp_path / "storage",
-        PALIMPSEST_DEMO_ROOT=tiny_world.root,
-        PALIMPSEST_BASE_MODEL=tiny_world.model_dir,
-        PALIMPSEST_UNLEARN_RETAIN_CORPUS=tiny_world.world_dir / "train.jsonl",
-        **TINY_JOB_SETTINGS,
-    )
-    settings.PALIMPSEST_STORAGE = Path(settings.PALIMPSEST_STORAGE)
-    return environment
-
-
-@pytest.fixture
-def base_version(job_env, tiny_world) -> ModelVersion:
-    from requests_app.audit import Actor
-
-    version, _ = model_version_register_base(artifact_path=tiny_world.model_dir, actor=Actor.system())
-    return version
-
-
-class World:
-    """The tiny world's people and training texts, read from its files."""
-
-    def __init__(self, paths):
-        self.paths = paths
-        self.people = {
-            p["person_id"]: p
-            for p in map(json.loads, (paths.world_dir / "people.jsonl").read_text().splitlines())
-        }
-        self.train = [json.loads(line) for line in (paths.world_dir / "train.jsonl").read_text().splitlines()]
-
-    def texts_of(self, person_id: str) -> list[str]:
-        return [r["text"] for r in self.train if r["person_id"] == person_id]
-
-    def members(self) -> list[str]:
-        return [pid for pid, p in self.people.items() if p["group"] == "member"]
-
-
-@pytest.fixture(scope="session")
-def world(tiny_world) -> World:
-    return World(tiny_world)
-
-
-@pytest.fixture
-def approve(world):
-    """approve(person_id, items=6, trained=None (all), due_in=20 days, approved_ago=0, status=approved):
-    a request of that person's training texts, approved as review would store it."""
-
-    def make(
-        person_id: str,
-        *,
-        items: int = 6,
-        trained: int | None = None,
-        due_in: timedelta = timedelta(days=20),
-        approved_ago: timedelta = timedelta(0),
-        status: Status = Status.APPROVED,
-    ) -> ForgetRequest:
-        now = timezone.now()
-        texts = tuple(world.texts_of(person_id)[:items])
-        req = make_request(
-            status=status,
-            texts=texts,
-            requester_name=world.people[person_id]["name"],
-            verified_at=now - timedelta(days=3),
-            original_due_at=now + due_in,
-            due_at=now + due_in,
-        )
-        trained = len(texts) if trained is None else trained
-        for index, item in enumerate(req.items.order_by("position")):
-            ApprovedItem.objects.create(
-                request=req,
-                item=item,
-                sha256=item.sha256,
-                in_coreset=index < trained,
-                approved_at=now - approved_ago,
-            )
-        return req
-
-    return make
+from tests.conftest import ROOT, ensure_role
+from tests.fixtures.jobs import JobEnvironment
 
 
 @pytest.fixture

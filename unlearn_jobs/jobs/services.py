@@ -212,7 +212,7 @@ def stronger_settings(engine: dict, failed_checks: list[str], retry: int) -> dic
 
 @transaction.atomic
 def unlearn_job_retry_after_verification(
-    *, job_id: int, failed_checks: list[str], actor: Actor, now: datetime | None = None
+    *, job_id: int, failed_checks: list[str], actor: Actor
 ) -> UnlearnJob | None:
     """The job's model failed verification (its requests are `approved` again): a new job for the same
     requests with stronger settings, up to PALIMPSEST_VERIFICATION_MAX_RETRIES. After that, None: the
@@ -242,9 +242,7 @@ def unlearn_job_retry_after_verification(
         expected_seconds=0.0,
     )
     engine = stronger_settings(job.engine_settings, failed_checks, retry)
-    new = _create_job(
-        batch, production=production, engine=engine, actor=actor, user=None, now=now or timezone.now()
-    )
+    new = _create_job(batch, production=production, engine=engine, actor=actor, user=None)
     if new is None:
         return None
     new.retry_of, new.verification_retry = job, retry

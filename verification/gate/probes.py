@@ -47,7 +47,7 @@ def item_probes(item_id: str, text: str, subject: str) -> tuple[list[Probe], lis
         head, _, answer = text.partition(QUESTION_MARK)
         if answer.strip():
             prompt = head + QUESTION_MARK
-            values = relevant_protected(prompt, protected or (answer.strip(),))
+            values = relevant_protected(prompt, protected)
             questions.append(
                 Probe(f"{item_id}?", prompt, answer, kind="question", protected=values, subject_id=subject)
             )

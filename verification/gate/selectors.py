@@ -98,7 +98,7 @@ def request_rows(report: VerificationReport) -> list[RequestRow]:
             request_id=request_id,
             probes=figures.get("probes", 0),
             greedy_leak_rate=figures.get("forget/greedy_leak_rate"),
-            sampled_leak_rate=figures.get("leakage/rate"),
+            sampled_leak_rate=figures.get("leakage/value_rate"),
             sampled_leak_bound=figures.get("forget/sampled_leak_bound"),
             passed=bool(figures.get("passed", False)),
         )

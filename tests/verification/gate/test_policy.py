@@ -66,3 +66,11 @@ def test_a_badly_written_policy_is_refused_with_the_check_named(thresholds, prob
 
 def test_the_shipped_policy_is_sound():
     assert validate_thresholds(DEFAULT_THRESHOLDS) == []
+
+
+def test_an_advisory_check_is_reported_but_does_not_decide():
+    outcome = evaluate(
+        {"forget/sampled_leak_bound": 0.01, "utility/ratio_to_parent": 1.0, "forget/quality_p": 0.001}, POLICY
+    )
+    advisory = next(c for c in outcome.checks if c.name == "forget/quality_p")
+    assert outcome.passed and not advisory.passed and outcome.failed == []

@@ -13,7 +13,7 @@ from requests_app.screening.checks.personal import KINDS
 from requests_app.screening.references import nonmember_texts, utility_texts
 from unlearn_jobs.jobs.config import retain_corpus_path
 from unlearn_jobs.jobs.inputs import load_corpus
-from unlearn_jobs.jobs.models import JobItem
+from unlearn_jobs.jobs.models import JobItem, UnlearnJob
 from unlearn_jobs.registry.models import ModelVersion
 from verification.metrics import Probe, ProbeSet, prefix_probes
 from verification.metrics.probes import relevant_protected, select_spread
@@ -60,7 +60,11 @@ def _world() -> WorldRecords | None:
 
 
 def gate_probes(version: ModelVersion) -> GateProbes:
-    job = version.produced_by
+    return job_probes(version.produced_by)
+
+
+def job_probes(job: UnlearnJob) -> GateProbes:
+    """Every probe of a job's forget set (all its items, trained or not)."""
     rows = list(
         JobItem.objects.filter(job=job).select_related("approved_item__item", "approved_item__request")
     )

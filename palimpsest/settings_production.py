@@ -1,6 +1,7 @@
 """Production settings: the base settings with every `check --deploy` hardening switched on.
 
-Use with DJANGO_SETTINGS_MODULE=palimpsest.settings_production; SECRET_KEY must be set.
+Use with DJANGO_SETTINGS_MODULE=palimpsest.settings_production (the image does); SECRET_KEY,
+PALIMPSEST_PEPPER, PALIMPSEST_AUDIT_KEY and, for SMTP, EMAIL_HOST must be set.
 """
 
 import os
@@ -18,3 +19,6 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
+
+if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend" and not EMAIL_HOST:  # noqa: F405
+    raise RuntimeError("EMAIL_HOST must be set: the SMTP relay that sends the requesters' e-mails.")

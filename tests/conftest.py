@@ -122,7 +122,7 @@ def celery_worker_process(transactional_db):
         **os.environ,
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": broker,
-        "DJANGO_SETTINGS_MODULE": "palimpsest.settings",
+        "DJANGO_SETTINGS_MODULE": "palimpsest.settings_dev",
     }
     worker = subprocess.Popen(
         [

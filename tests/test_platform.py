@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from tests.conftest import ROOT
+from tests.test_deployment_config import COMPOSE_SECRETS, PRODUCTION_ENV
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -32,8 +33,7 @@ def test_check_deploy_is_clean_with_production_settings():
         "--deploy",
         "--fail-level",
         "WARNING",
-        DJANGO_SETTINGS_MODULE="palimpsest.settings_production",
-        SECRET_KEY="x7!k2Jq9#vL0mR4pT8wZ1cF6bN3hY5sD-production-test-key-long-enough",
+        **PRODUCTION_ENV,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -59,7 +59,7 @@ def test_migrations_are_complete():
 
 
 def test_compose_file_is_valid():
-    env = {**os.environ, "SECRET_KEY": "compose-config-check"}
+    env = {**os.environ, **COMPOSE_SECRETS}
     compose = shutil.which("docker-compose")
     assert compose, "docker-compose is missing: `make test` installs it (Debian package docker-compose)"
     result = subprocess.run(
@@ -87,7 +87,6 @@ def test_compose_file_is_valid():
         "beat",
         "postgres",
         "redis",
-        "mailcatcher",
     }
 
 

@@ -217,6 +217,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["palimpsest.api.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "palimpsest.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {

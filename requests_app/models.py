@@ -79,6 +79,8 @@ class ForgetRequest(models.Model):
     extension_reason = models.TextField(blank=True, default="")
     closed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Status links carry it: the requester revokes every link issued so far by moving it on.
+    status_link_generation = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["due_at", "received_at"]

@@ -82,7 +82,10 @@ class ForgetRequestCreateApi(PublicAPIView):
     @extend_schema(
         operation_id="forget_request_create",
         summary="Submit a forget request",
-        description="Stores the request as `submitted` and e-mails a six-digit code; confirm it with /verify.",
+        description=(
+            "Stores the request as `submitted` and e-mails a six-digit code; confirm it with /verify, which "
+            "answers with the status URL (never handed out before the e-mail address is confirmed)."
+        ),
         request={
             "application/json": serializers.ForgetRequestCreateSerializer,
             "multipart/form-data": serializers.ForgetRequestCreateMultipartSerializer,
@@ -117,7 +120,7 @@ class ForgetRequestVerifyApi(PublicAPIView):
         summary="Confirm the e-mail address",
         description="With the six-digit code (5 wrong tries lock it; valid 24 hours) or the link token.",
         request=serializers.VerifySerializer,
-        responses={200: serializers.ForgetRequestCreatedSerializer, **ERRORS},
+        responses={200: serializers.ForgetRequestVerifiedSerializer, **ERRORS},
         tags=["forget requests"],
     )
     def post(self, request, id):
@@ -126,7 +129,7 @@ class ForgetRequestVerifyApi(PublicAPIView):
         req = intake_services.forget_request_confirm(
             public_id=id, code=data["code"], link_token=data["link_token"]
         )
-        return Response(serializers.created_payload(req))
+        return Response(serializers.verified_payload(req))
 
 
 class ForgetRequestDetailApi(PublicAPIView):

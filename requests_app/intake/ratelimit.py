@@ -15,6 +15,9 @@ DEFAULT_LIMITS = {
     "submit-email": (5, 24 * 3600),
     "confirm-ip": (30, 3600),
     "resend-ip": (10, 3600),
+    # A fresh status link by e-mail: per client address, and per request (its inbox is not to be bombed).
+    "status-link-ip": (10, 3600),
+    "status-link-request": (3, 24 * 3600),
 }
 
 

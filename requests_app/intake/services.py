@@ -119,7 +119,9 @@ def forget_request_submit(
             max_chars=lim.max_concept_chars,
         )
         concept_examples = parsing.concept_examples(examples, lim=lim)
-    ratelimit.hit("submit-email", email)
+    # Keyed by the address *and* the client: a stranger who files requests in someone's name fills only
+    # their own allowance, never the owner's (the per-client limit above bounds what reaches one inbox).
+    ratelimit.hit("submit-email", f"{email}|{client_ip}")
 
     code, link_token = identity.new_code(), identity.new_link_token()
     now = timezone.now()
@@ -182,6 +184,8 @@ def forget_request_confirm(*, public_id, code: str = "", link_token: str = "") -
     """Confirm the e-mail address with the 6-digit code or the one-time link; starts the GDPR clock.
 
     A wrong code is counted (and the count kept) before the refusal is raised; the fifth locks the check.
+    A wrong link token is refused but not counted: it is 256 random bits, so guessing is hopeless, and
+    counting it would let anyone who knows the request id lock the requester out.
     Raises ForgetRequest.DoesNotExist for an unknown id.
     """
     code = "".join((code or "").split())
@@ -194,6 +198,12 @@ def forget_request_confirm(*, public_id, code: str = "", link_token: str = "") -
             secret, stored = (link_token, check.link_token_hash) if link_token else (code, check.code_hash)
             if identity.secret_matches(secret, stored, public_id=public_id):
                 return _confirm(check)
+            if link_token:
+                raise ApplicationError(
+                    "This confirmation link is not valid (a newer e-mail may have replaced it). "
+                    "Enter the six-digit code from the latest e-mail instead.",
+                    field="code",
+                )
             check.failed_attempts += 1
             left = MAX_CODE_ATTEMPTS - check.failed_attempts
             if left <= 0:
@@ -203,7 +213,7 @@ def forget_request_confirm(*, public_id, code: str = "", link_token: str = "") -
                 actor=Actor.subject(),
                 action="identity.failed",
                 obj=check.request,
-                data={"attempt": check.failed_attempts, "locked": left <= 0, "by_link": bool(link_token)},
+                data={"attempt": check.failed_attempts, "locked": left <= 0},
             )
             refusal = _confirmation_refusal(check) or (
                 f"That code is not right. You have {left} {'try' if left == 1 else 'tries'} left."

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "requests_app.staff.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -189,6 +190,9 @@ PALIMPSEST_RATE_LIMITS = env_rate_limits("PALIMPSEST_RATE_LIMITS")
 PALIMPSEST_STATUS_LINK_DAYS = env_int("PALIMPSEST_STATUS_LINK_DAYS", default=90)
 # Proxies in front of the web server that append to X-Forwarded-For (0: use the peer address).
 PALIMPSEST_TRUSTED_PROXY_COUNT = env_int("PALIMPSEST_TRUSTED_PROXY_COUNT", default=0)
+# Officers, release managers and superusers must sign in with a second factor (TOTP); on by default
+# outside the embedded mode.
+PALIMPSEST_REQUIRE_TOTP = env_bool("PALIMPSEST_REQUIRE_TOTP", default=not DEBUG)
 # Behind a TLS proxy: the header it sets to say the client used https, e.g. "X-Forwarded-Proto" (empty:
 # no proxy, so a client's own header is never believed).
 PALIMPSEST_TLS_PROXY_HEADER = os.environ.get("PALIMPSEST_TLS_PROXY_HEADER", "").strip()

@@ -8,10 +8,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from palimpsest import views
 from requests_app.intake import urls as intake_urls
 from requests_app.review import urls as review_urls
+from requests_app.staff import views as staff_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", staff_views.StaffLoginView.as_view(), name="login"),
+    path("accounts/totp/", staff_views.totp_enrol, name="totp-enrol"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -247,9 +247,11 @@ from requests_app.screening.models import (  # noqa: E402
     ScreeningReport,
     ScreeningVerdict,
 )
+from requests_app.staff.models import ApiToken, StaffTotp  # noqa: E402
 
 __all__ = [
     "ActorKind",
+    "ApiToken",
     "ApprovalVote",
     "ApprovedItem",
     "AuditChainHead",
@@ -275,6 +277,7 @@ __all__ = [
     "RiskLevel",
     "ScreeningReport",
     "ScreeningVerdict",
+    "StaffTotp",
     "Status",
     "SuppressionFingerprint",
 ]

@@ -53,8 +53,10 @@ def ensure_role(role: str):
 
 @pytest.fixture
 def make_user(django_user_model):
-    def make(username: str, *role_names: str, password: str = PASSWORD):
-        user = django_user_model.objects.create_user(username=username, password=password)
+    def make(username: str, *role_names: str, password: str = PASSWORD, email: str | None = None):
+        # Staff accounts have an address: without one, officers are refused decisions (policy.py).
+        email = f"{username}@staff.palimpsest.invalid" if email is None else email
+        user = django_user_model.objects.create_user(username=username, password=password, email=email)
         user.groups.add(*(ensure_role(role) for role in role_names))
         return user
 

@@ -57,11 +57,16 @@ app.conf.update(
             "task": "requests_app.screening.tasks.requeue_stalled_screening",
             "schedule": 5 * 60,
         },
+        "check-audit-chain": {
+            "task": "requests_app.tasks.check_audit_chain",
+            "schedule": 60 * 60,
+        },
     },
 )
 # Each app keeps its tasks in its domain packages (requests_app.intake.tasks, ...), not in <app>.tasks.
 app.autodiscover_tasks(
     [
+        "requests_app",
         "requests_app.intake",
         "requests_app.screening",
     ]

@@ -203,6 +203,9 @@ PALIMPSEST_PEPPER = _secret("PALIMPSEST_PEPPER", os.environ.get("PALIMPSEST_GUAR
 # The key of the audit chain's HMAC: whoever can write the database but not read this cannot rewrite the
 # chain without the check noticing.
 PALIMPSEST_AUDIT_KEY = _secret("PALIMPSEST_AUDIT_KEY", "embedded-mode-only-audit-key")
+# Where the periodic check appends the chain's head, outside the database (storage the database's users
+# cannot write).
+PALIMPSEST_AUDIT_EXPORT = os.environ.get("PALIMPSEST_AUDIT_EXPORT", str(VAR_DIR / "audit" / "heads.jsonl"))
 # Screening's reference texts; empty: the demo world's files under PALIMPSEST_DEMO_ROOT/world.
 PALIMPSEST_SCREENING_NONMEMBER_TEXTS = os.environ.get("PALIMPSEST_SCREENING_NONMEMBER_TEXTS", "")
 PALIMPSEST_SCREENING_UTILITY_TEXTS = os.environ.get("PALIMPSEST_SCREENING_UTILITY_TEXTS", "")

@@ -189,7 +189,8 @@ class ActorKind(models.TextChoices):
 
 
 class AuditEvent(models.Model):
-    """Append-only, hash-chained: hash = sha256(prev_hash + canonical JSON of the event).
+    """Append-only, hash-chained: hash = HMAC-SHA256(PALIMPSEST_AUDIT_KEY, prev_hash + canonical JSON of the
+    event); PostgreSQL refuses UPDATE and DELETE (a trigger, migration 0012).
 
     Holds ids, hashes and figures only — never personal data.
     """

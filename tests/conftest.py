@@ -32,6 +32,12 @@ def one_torch_thread():
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(autouse=True)
+def _own_audit_export(settings, tmp_path):
+    """Each test exports audit heads to a file of its own, never to the demo's under var/."""
+    settings.PALIMPSEST_AUDIT_EXPORT = str(tmp_path / "audit-heads.jsonl")
+
+
 @pytest.fixture
 def isolated_cache(settings):
     """The real Redis cache, under a key prefix of this test's own, so rate limits do not leak across tests."""

@@ -1,0 +1,11 @@
+"""Celery tasks of the lifecycle core: thin — call a service."""
+
+from celery import shared_task
+
+from requests_app import audit_export
+
+
+@shared_task(queue="cpu", acks_late=True)
+def check_audit_chain() -> int:
+    """Periodic: verify the chain against its exported head, alert on problems, export the new head."""
+    return len(audit_export.audit_check_and_export())

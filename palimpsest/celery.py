@@ -57,6 +57,10 @@ app.conf.update(
             "task": "requests_app.screening.tasks.requeue_stalled_screening",
             "schedule": 5 * 60,
         },
+        "minimise-closed-requests": {
+            "task": "requests_app.tasks.minimise_closed_requests",
+            "schedule": 24 * 60 * 60,
+        },
         "check-audit-chain": {
             "task": "requests_app.tasks.check_audit_chain",
             "schedule": 60 * 60,

@@ -186,6 +186,9 @@ PALIMPSEST_MAX_EXAMPLE_CHARS = env_int("PALIMPSEST_MAX_EXAMPLE_CHARS", default=2
 PALIMPSEST_MAX_CONCEPT_CHARS = env_int("PALIMPSEST_MAX_CONCEPT_CHARS", default=2000)
 # Overrides of the portal's rate limits, e.g. "submit-ip=10/3600,submit-email=5/86400" (hits/seconds).
 PALIMPSEST_RATE_LIMITS = env_rate_limits("PALIMPSEST_RATE_LIMITS")
+# Days a closed request keeps its requester's name and e-mail address (for questions and complaints about
+# it); then they are emptied. Texts go at once when a request closes.
+PALIMPSEST_CLOSED_RETENTION_DAYS = env_int("PALIMPSEST_CLOSED_RETENTION_DAYS", default=365)
 # How long a status link works; every e-mail carries a fresh one, and the requester can ask for another.
 PALIMPSEST_STATUS_LINK_DAYS = env_int("PALIMPSEST_STATUS_LINK_DAYS", default=90)
 # Proxies in front of the web server that append to X-Forwarded-For (0: use the peer address).

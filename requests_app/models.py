@@ -81,6 +81,8 @@ class ForgetRequest(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Status links carry it: the requester revokes every link issued so far by moving it on.
     status_link_generation = models.PositiveIntegerField(default=0)
+    # When the requester's name and address were emptied, PALIMPSEST_CLOSED_RETENTION_DAYS after closing.
+    minimised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["due_at", "received_at"]

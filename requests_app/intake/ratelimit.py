@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from palimpsest.errors import ApplicationError
-from palimpsest.hashing import sha256_hex
+from palimpsest.personal import personal_hash
 
 # (allowed hits, window in seconds); settings.PALIMPSEST_RATE_LIMITS overrides any of them.
 DEFAULT_LIMITS = {
@@ -51,7 +51,7 @@ def _window(name: str, identity: str) -> tuple[Rule, int, str]:
     current = rule(name)
     window_start = int(time.time()) // current.window * current.window
     # Hash the identity: cache keys must not carry an e-mail address or an IP in the clear.
-    key = f"ratelimit:{current.name}:{sha256_hex(identity.strip().lower())}:{window_start}"
+    key = f"ratelimit:{current.name}:{personal_hash(identity.strip().lower())}:{window_start}"
     return current, window_start, key
 
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from palimpsest.errors import ApplicationError
-from palimpsest.hashing import sha256_hex
+from palimpsest.personal import personal_hash
 from requests_app.audit import Actor, audit_append
 from requests_app.intake import emails, identity, parsing, ratelimit
 from requests_app.models import (
@@ -31,7 +31,6 @@ from requests_app.screening.tasks import screen_request
 from requests_app.services import (
     allowed_targets,
     apply_transition,
-    erase_submitted_texts,
     forget_request_transition,
     lock_request,
 )
@@ -172,7 +171,7 @@ def forget_request_submit(
                 "channel": channel,
                 "items": len(items),
                 "chars": sum(len(item.text) for item in items),
-                "items_sha256": sha256_hex("".join(item.sha256 for item in items)),
+                "items_sha256": personal_hash("".join(item.sha256 for item in items)),
                 "examples": len(concept_examples),
             },
         )
@@ -329,9 +328,8 @@ def forget_request_withdraw(*, public_id) -> ForgetRequest:
         if req.status in FINAL_STATUSES:
             raise ApplicationError(f"This request is already {req.get_status_display().lower()}.")
         raise ApplicationError("This request can no longer be withdrawn: the model is already being changed.")
-    req = apply_transition(req, to=Status.CANCELLED, actor=Actor.subject())
-    erase_submitted_texts(request_id=req.pk)
-    return req
+    # Closing erases the texts (apply_transition).
+    return apply_transition(req, to=Status.CANCELLED, actor=Actor.subject())
 
 
 def forget_request_reply(*, public_id, body: str) -> ForgetRequest:
@@ -345,14 +343,14 @@ def forget_request_reply(*, public_id, body: str) -> ForgetRequest:
         if req.status != Status.NEEDS_INFO:
             raise ApplicationError("This request is not waiting for an answer from you.", field="body")
         RequestMessage.objects.create(
-            request=req, author=MessageAuthor.SUBJECT, body=body, sha256=sha256_hex(body)
+            request=req, author=MessageAuthor.SUBJECT, body=body, sha256=personal_hash(body)
         )
         req = apply_transition(
             req,
             to=Status.SCREENING,
             actor=Actor.subject(),
             action="request.reply",
-            data={"body_sha256": sha256_hex(body)},
+            data={"body_sha256": personal_hash(body)},
         )
         transaction.on_commit(lambda: screen_request.delay(req.pk), robust=True)
     return req

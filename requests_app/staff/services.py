@@ -13,6 +13,7 @@ from django.utils import timezone
 from palimpsest import totp
 from palimpsest.errors import ApplicationError
 from palimpsest.hashing import sha256_hex
+from palimpsest.personal import personal_hash
 from requests_app.audit import Actor, audit_append
 from requests_app.intake import ratelimit
 from requests_app.staff.models import ApiToken, StaffTotp
@@ -48,7 +49,7 @@ def signin_failed(*, username: str, client_ip: str, user_id: int | None, reason:
         action="staff.signin_failed",
         object_type="auth.user",
         object_id=str(user_id or ""),
-        data={"failed": reason, "username_sha256": sha256_hex((username or "").lower())},
+        data={"failed": reason, "username_sha256": personal_hash((username or "").lower())},
     )
 
 

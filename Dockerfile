@@ -1,6 +1,7 @@
 # One image for web and workers. For GPU workers, build with TORCH_INDEX pointing at a CUDA wheel index.
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 PIP_NO_CACHE_DIR=1 \
+    DJANGO_SETTINGS_MODULE=palimpsest.settings_production
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 WORKDIR /app
 COPY requirements.txt .

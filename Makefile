@@ -16,6 +16,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 install: $(BIN)/.installed
 
 ## make demo: install, migrate, build the demo world and model, start web + worker + beat (embedded mode).
+demo: export DJANGO_SETTINGS_MODULE := palimpsest.settings_dev
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py build_demo_world

@@ -78,11 +78,20 @@ app.conf.update(
             "task": "unlearn_jobs.jobs.tasks.reconcile_jobs",
             "schedule": settings.PALIMPSEST_UNLEARN_RECONCILE_EVERY_SECONDS,
         },
+        "minimise-closed-requests": {
+            "task": "requests_app.tasks.minimise_closed_requests",
+            "schedule": 24 * 60 * 60,
+        },
+        "check-audit-chain": {
+            "task": "requests_app.tasks.check_audit_chain",
+            "schedule": 60 * 60,
+        },
     },
 )
 # Each app keeps its tasks in its domain packages (requests_app.intake.tasks, ...), not in <app>.tasks.
 app.autodiscover_tasks(
     [
+        "requests_app",
         "requests_app.intake",
         "requests_app.screening",
         "unlearn_jobs.jobs",

@@ -1,7 +1,9 @@
 """Django settings, from environment variables only.
 
 The defaults give the embedded mode (SQLite, Celery's filesystem transport, local-memory cache, mail
-as files under var/); production sets DATABASE_URL, CELERY_BROKER_URL, REDIS_URL and friends.
+as files under var/) except DEBUG, which is off unless turned on (`palimpsest.settings_dev` does, for the
+demo and the tests); with DEBUG off, SECRET_KEY, PALIMPSEST_PEPPER and PALIMPSEST_AUDIT_KEY must be set.
+Production sets DATABASE_URL, CELERY_BROKER_URL, REDIS_URL and friends.
 """
 
 import json
@@ -16,12 +18,20 @@ from palimpsest.env import env_bool, env_int, env_list, env_rate_limits
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PALIMPSEST_VAR", BASE_DIR / "var"))
 
-DEBUG = env_bool("DEBUG", default=True)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
+DEBUG = env_bool("DEBUG", default=False)
+
+
+def _secret(name: str, embedded_default: str) -> str:
+    """A secret from the environment; only the embedded mode (DEBUG on) may fall back to a known value."""
+    value = os.environ.get(name, "")
+    if value:
+        return value
     if not DEBUG:
-        raise RuntimeError("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "embedded-mode-only-insecure-key-not-for-production-use-0123456789"
+        raise RuntimeError(f"{name} must be set when DEBUG is off.")
+    return embedded_default
+
+
+SECRET_KEY = _secret("SECRET_KEY", "embedded-mode-only-insecure-key-not-for-production-use-0123456789")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -47,11 +57,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "palimpsest.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "requests_app.staff.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -71,6 +83,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "palimpsest.context_processors.navigation",
+                "palimpsest.csp.csp_nonce",
             ],
         },
     },
@@ -139,6 +152,9 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Palimpsest <privacy@palimpsest.invalid>")
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+# Who is alerted (mail_admins) when the periodic audit check finds the chain broken: "a@x.org,b@y.org".
+ADMINS = [(address, address) for address in env_list("ADMINS", default=[])]
 
 # Celery. The embedded default is the filesystem transport, so one worker process needs no Redis.
 BROKER_DIR = VAR_DIR / "broker"
@@ -173,10 +189,29 @@ PALIMPSEST_MAX_EXAMPLE_CHARS = env_int("PALIMPSEST_MAX_EXAMPLE_CHARS", default=2
 PALIMPSEST_MAX_CONCEPT_CHARS = env_int("PALIMPSEST_MAX_CONCEPT_CHARS", default=2000)
 # Overrides of the portal's rate limits, e.g. "submit-ip=10/3600,submit-email=5/86400" (hits/seconds).
 PALIMPSEST_RATE_LIMITS = env_rate_limits("PALIMPSEST_RATE_LIMITS")
+# Days a closed request keeps its requester's name and e-mail address (for questions and complaints about
+# it); then they are emptied. Texts go at once when a request closes.
+PALIMPSEST_CLOSED_RETENTION_DAYS = env_int("PALIMPSEST_CLOSED_RETENTION_DAYS", default=365)
+# How long a status link works; every e-mail carries a fresh one, and the requester can ask for another.
+PALIMPSEST_STATUS_LINK_DAYS = env_int("PALIMPSEST_STATUS_LINK_DAYS", default=90)
 # Proxies in front of the web server that append to X-Forwarded-For (0: use the peer address).
 PALIMPSEST_TRUSTED_PROXY_COUNT = env_int("PALIMPSEST_TRUSTED_PROXY_COUNT", default=0)
-# A secret mixed into the suppression guard's fingerprints, so that short values cannot be guessed back.
-PALIMPSEST_GUARD_PEPPER = os.environ.get("PALIMPSEST_GUARD_PEPPER", "")
+# Officers, release managers and superusers must sign in with a second factor (TOTP); on by default
+# outside the embedded mode.
+PALIMPSEST_REQUIRE_TOTP = env_bool("PALIMPSEST_REQUIRE_TOTP", default=not DEBUG)
+# Behind a TLS proxy: the header it sets to say the client used https, e.g. "X-Forwarded-Proto" (empty:
+# no proxy, so a client's own header is never believed).
+PALIMPSEST_TLS_PROXY_HEADER = os.environ.get("PALIMPSEST_TLS_PROXY_HEADER", "").strip()
+# The secret mixed into every hash of personal data (item texts, reasons, the guard's fingerprints, rate-limit
+# keys), so that a short value (a phone number) cannot be found by hashing every candidate. It must never
+# change once hashes exist. PALIMPSEST_GUARD_PEPPER is its former name.
+PALIMPSEST_PEPPER = _secret("PALIMPSEST_PEPPER", os.environ.get("PALIMPSEST_GUARD_PEPPER", ""))
+# The key of the audit chain's HMAC: whoever can write the database but not read this cannot rewrite the
+# chain without the check noticing.
+PALIMPSEST_AUDIT_KEY = _secret("PALIMPSEST_AUDIT_KEY", "embedded-mode-only-audit-key")
+# Where the periodic check appends the chain's head, outside the database (storage the database's users
+# cannot write).
+PALIMPSEST_AUDIT_EXPORT = os.environ.get("PALIMPSEST_AUDIT_EXPORT", str(VAR_DIR / "audit" / "heads.jsonl"))
 # Screening's reference texts; empty: the demo world's files under PALIMPSEST_DEMO_ROOT/world.
 PALIMPSEST_SCREENING_NONMEMBER_TEXTS = os.environ.get("PALIMPSEST_SCREENING_NONMEMBER_TEXTS", "")
 PALIMPSEST_SCREENING_UTILITY_TEXTS = os.environ.get("PALIMPSEST_SCREENING_UTILITY_TEXTS", "")
@@ -293,6 +328,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["palimpsest.api.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "palimpsest.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -315,7 +351,11 @@ LOGGING = {
 }
 
 # Production hardening; `palimpsest.settings_production` turns these on.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + PALIMPSEST_TLS_PROXY_HEADER.upper().replace("-", "_"), "https")
+    if PALIMPSEST_TLS_PROXY_HEADER
+    else None
+)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=False)

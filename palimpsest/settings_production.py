@@ -1,6 +1,7 @@
 """Production settings: the base settings with every `check --deploy` hardening switched on.
 
-Use with DJANGO_SETTINGS_MODULE=palimpsest.settings_production; SECRET_KEY must be set.
+Use with DJANGO_SETTINGS_MODULE=palimpsest.settings_production (the image does); SECRET_KEY,
+PALIMPSEST_PEPPER, PALIMPSEST_AUDIT_KEY and, for SMTP, EMAIL_HOST must be set.
 """
 
 import os
@@ -23,3 +24,5 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
 # production takes it from the environment (or a secret mounted into it).
 if not PALIMPSEST_SIGNING_KEY:  # noqa: F405
     raise RuntimeError("PALIMPSEST_SIGNING_KEY must be set in production (base64 of a 32-byte Ed25519 seed).")
+if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend" and not EMAIL_HOST:  # noqa: F405
+    raise RuntimeError("EMAIL_HOST must be set: the SMTP relay that sends the requesters' e-mails.")

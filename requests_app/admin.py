@@ -33,3 +33,4 @@ class AuditEventAdmin(ReadOnlyAdmin):
 # Django discovers requests_app.admin only: the domains' admin modules register when imported here.
 from requests_app.review import admin as review_admin  # noqa: E402,F401
 from requests_app.screening import admin as screening_admin  # noqa: E402,F401
+from requests_app.staff import admin as staff_admin  # noqa: E402,F401

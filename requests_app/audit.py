@@ -1,13 +1,20 @@
-"""The audit log: append one event to the hash chain, and check the chain end to end."""
+"""The audit log: append one event to the hash chain, and check the chain end to end.
+
+Each hash is an HMAC-SHA256 keyed by PALIMPSEST_AUDIT_KEY (kept outside the database) over the previous
+hash and the event, so someone who can write the database but lacks the key cannot rewrite the chain so
+that it verifies. PostgreSQL refuses UPDATE and DELETE on the rows (migration 0012); the head is exported
+outside the database by `audit_export`.
+"""
 
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from palimpsest.hashing import canonical_json, sha256_hex
+from palimpsest.hashing import canonical_json, hmac_sha256_hex
 from requests_app.models import ActorKind, AuditChainHead, AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -72,12 +79,13 @@ def event_payload(
     )
 
 
-def chain_hash(prev_hash: str, payload: str) -> str:
-    return sha256_hex(prev_hash + payload)
+def chain_hash(prev_hash: str, payload: str, *, key: str | None = None) -> str:
+    return hmac_sha256_hex(key or settings.PALIMPSEST_AUDIT_KEY, prev_hash + payload)
 
 
-def _event_hash(event: AuditEvent, prev_hash: str) -> str:
-    payload = event_payload(
+def stored_event_payload(event) -> str:
+    """The payload of a stored event (any object with AuditEvent's fields, a migration's too)."""
+    return event_payload(
         seq=event.seq,
         created_at=event.created_at,
         actor_kind=event.actor_kind,
@@ -87,7 +95,10 @@ def _event_hash(event: AuditEvent, prev_hash: str) -> str:
         object_id=event.object_id,
         data=event.data,
     )
-    return chain_hash(prev_hash, payload)
+
+
+def _event_hash(event: AuditEvent, prev_hash: str) -> str:
+    return chain_hash(prev_hash, stored_event_payload(event))
 
 
 @transaction.atomic

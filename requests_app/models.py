@@ -79,6 +79,10 @@ class ForgetRequest(models.Model):
     extension_reason = models.TextField(blank=True, default="")
     closed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Status links carry it: the requester revokes every link issued so far by moving it on.
+    status_link_generation = models.PositiveIntegerField(default=0)
+    # When the requester's name and address were emptied, PALIMPSEST_CLOSED_RETENTION_DAYS after closing.
+    minimised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["due_at", "received_at"]
@@ -187,7 +191,8 @@ class ActorKind(models.TextChoices):
 
 
 class AuditEvent(models.Model):
-    """Append-only, hash-chained: hash = sha256(prev_hash + canonical JSON of the event).
+    """Append-only, hash-chained: hash = HMAC-SHA256(PALIMPSEST_AUDIT_KEY, prev_hash + canonical JSON of the
+    event); PostgreSQL refuses UPDATE and DELETE (a trigger, migration 0012).
 
     Holds ids, hashes and figures only — never personal data.
     """
@@ -245,9 +250,11 @@ from requests_app.screening.models import (  # noqa: E402
     ScreeningReport,
     ScreeningVerdict,
 )
+from requests_app.staff.models import ApiToken, StaffTotp  # noqa: E402
 
 __all__ = [
     "ActorKind",
+    "ApiToken",
     "ApprovalVote",
     "ApprovedItem",
     "AuditChainHead",
@@ -273,6 +280,7 @@ __all__ = [
     "RiskLevel",
     "ScreeningReport",
     "ScreeningVerdict",
+    "StaffTotp",
     "Status",
     "SuppressionFingerprint",
 ]

@@ -1,5 +1,8 @@
 """The lifecycle core: the allowed-transitions table, the one function that changes a status, the GDPR
-clock, and the erasure of a closed request's texts. Every domain's use cases build on these."""
+clock, the erasure of a closed request's texts and, after the retention period, of its requester's name
+and address. Every domain's use cases build on these."""
+
+from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -7,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from palimpsest.errors import ApplicationError
-from palimpsest.hashing import sha256_hex
+from palimpsest.personal import personal_hash
 from requests_app.audit import Actor, audit_append
 from requests_app.models import (
     FINAL_STATUSES,
@@ -88,8 +91,12 @@ def apply_transition(
     req.save(update_fields=fields)
     event = {"from": previous, "to": str(target), **(data or {})}
     if note:
-        event["note_sha256"] = sha256_hex(note)
+        event["note_sha256"] = personal_hash(note)
     audit_append(actor=actor, action=action, obj=req, data=event)
+    if target in FINAL_STATUSES:
+        # The privacy notice promises the texts go once a request is closed, however it closes (rejected,
+        # withdrawn, expired unconfirmed, completed): only hashes and figures remain.
+        erase_submitted_texts(request_id=req.pk)
     return req
 
 
@@ -136,3 +143,28 @@ def erase_submitted_texts(*, request_id: int) -> int:
         data={"items": erased},
     )
     return erased
+
+
+def forget_requests_minimise_closed(*, now=None) -> list[int]:
+    """Empty the name and e-mail address of every request closed longer ago than the retention period
+    (PALIMPSEST_CLOSED_RETENTION_DAYS); the rest of the record is ids, dates, hashes. Safe to run twice."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.PALIMPSEST_CLOSED_RETENTION_DAYS)
+    due = list(
+        ForgetRequest.objects.filter(
+            status__in=FINAL_STATUSES, closed_at__lt=cutoff, minimised_at__isnull=True
+        ).values_list("pk", flat=True)
+    )
+    for request_id in due:
+        with transaction.atomic():
+            ForgetRequest.objects.filter(pk=request_id, minimised_at__isnull=True).update(
+                requester_name="", requester_email="", minimised_at=now
+            )
+            audit_append(
+                actor=Actor.system(),
+                action="request.minimised",
+                object_type=ForgetRequest._meta.label_lower,
+                object_id=str(request_id),
+                data={"retention_days": settings.PALIMPSEST_CLOSED_RETENTION_DAYS},
+            )
+    return due

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+# The embedded mode turns DEBUG on explicitly (known demo secrets, no TOTP); never a deployment.
+export DJANGO_SETTINGS_MODULE=palimpsest.settings_dev
 PORT="${PORT:-8000}"
 mkdir -p var/log
 $BIN/celery -A palimpsest.celery worker -B -Q cpu,gpu,eval --pool solo --loglevel INFO \

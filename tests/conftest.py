@@ -32,6 +32,12 @@ def one_torch_thread():
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(autouse=True)
+def _own_audit_export(settings, tmp_path):
+    """Each test exports audit heads to a file of its own, never to the demo's under var/."""
+    settings.PALIMPSEST_AUDIT_EXPORT = str(tmp_path / "audit-heads.jsonl")
+
+
 @pytest.fixture
 def isolated_cache(settings):
     """The real Redis cache, under a key prefix of this test's own, so rate limits do not leak across tests."""
@@ -53,8 +59,10 @@ def ensure_role(role: str):
 
 @pytest.fixture
 def make_user(django_user_model):
-    def make(username: str, *role_names: str, password: str = PASSWORD):
-        user = django_user_model.objects.create_user(username=username, password=password)
+    def make(username: str, *role_names: str, password: str = PASSWORD, email: str | None = None):
+        # Staff accounts have an address: without one, officers are refused decisions (policy.py).
+        email = f"{username}@staff.palimpsest.invalid" if email is None else email
+        user = django_user_model.objects.create_user(username=username, password=password, email=email)
         user.groups.add(*(ensure_role(role) for role in role_names))
         return user
 
@@ -122,7 +130,7 @@ def celery_worker_process(transactional_db):
         **os.environ,
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": broker,
-        "DJANGO_SETTINGS_MODULE": "palimpsest.settings",
+        "DJANGO_SETTINGS_MODULE": "palimpsest.settings_dev",
     }
     worker = subprocess.Popen(
         [

@@ -71,7 +71,7 @@ def ngram_hits_needed(group_size: int) -> int:
 def _digest(value: str) -> str:
     # A deployment may set a secret pepper so that short values (phone numbers) cannot be brute-forced
     # from the table; it must never change once fingerprints exist.
-    pepper = settings.PALIMPSEST_GUARD_PEPPER
+    pepper = settings.PALIMPSEST_PEPPER
     return sha256_hex(f"palimpsest-guard/v1/{pepper}/{value}")
 
 

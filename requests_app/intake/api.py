@@ -3,11 +3,12 @@
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from palimpsest.api import BoundedJSONParser
 from requests_app.intake import parsing, ratelimit, serializers
 from requests_app.intake import selectors as intake_selectors
 from requests_app.intake import services as intake_services
@@ -32,7 +33,7 @@ class PublicAPIView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 
     def handle_exception(self, exc):
         if isinstance(exc, ratelimit.RateLimited):
@@ -45,8 +46,6 @@ class PublicAPIView(APIView):
             return Response({"error": "No such request."}, status=status.HTTP_404_NOT_FOUND)
         if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
             return _too_large()
-        if isinstance(exc, exceptions.APIException) and not isinstance(exc.detail, dict | list):
-            return Response({"error": str(exc.detail)}, status=exc.status_code)
         return super().handle_exception(exc)
 
     def valid(self, serializer_class, **kwargs) -> dict:
@@ -83,7 +82,10 @@ class ForgetRequestCreateApi(PublicAPIView):
     @extend_schema(
         operation_id="forget_request_create",
         summary="Submit a forget request",
-        description="Stores the request as `submitted` and e-mails a six-digit code; confirm it with /verify.",
+        description=(
+            "Stores the request as `submitted` and e-mails a six-digit code; confirm it with /verify, which "
+            "answers with the status URL (never handed out before the e-mail address is confirmed)."
+        ),
         request={
             "application/json": serializers.ForgetRequestCreateSerializer,
             "multipart/form-data": serializers.ForgetRequestCreateMultipartSerializer,
@@ -118,7 +120,7 @@ class ForgetRequestVerifyApi(PublicAPIView):
         summary="Confirm the e-mail address",
         description="With the six-digit code (5 wrong tries lock it; valid 24 hours) or the link token.",
         request=serializers.VerifySerializer,
-        responses={200: serializers.ForgetRequestCreatedSerializer, **ERRORS},
+        responses={200: serializers.ForgetRequestVerifiedSerializer, **ERRORS},
         tags=["forget requests"],
     )
     def post(self, request, id):
@@ -127,7 +129,7 @@ class ForgetRequestVerifyApi(PublicAPIView):
         req = intake_services.forget_request_confirm(
             public_id=id, code=data["code"], link_token=data["link_token"]
         )
-        return Response(serializers.created_payload(req))
+        return Response(serializers.verified_payload(req))
 
 
 class ForgetRequestDetailApi(PublicAPIView):

@@ -22,9 +22,13 @@ def absolute(path: str) -> str:
 
 
 def status_path(req: ForgetRequest) -> str:
-    """The private status page: its token in the query string (derived, never stored)."""
+    """The private status page: a fresh token in the query string (derived, never stored)."""
     path = reverse("requests_app:status", kwargs={"public_id": req.public_id})
-    return f"{path}?{urlencode({'t': status_token(req.public_id)})}"
+    return f"{path}?{urlencode({'t': current_status_token(req)})}"
+
+
+def current_status_token(req: ForgetRequest) -> str:
+    return status_token(req.public_id, generation=req.status_link_generation)
 
 
 def status_url(req: ForgetRequest) -> str:
@@ -42,6 +46,7 @@ def _send(req: ForgetRequest, template: str, subject: str, **context) -> None:
         "status_url": status_url(req),
         "site_url": settings.SITE_URL,
         "complaint_url": settings.PALIMPSEST_COMPLAINT_URL,
+        "link_days": settings.PALIMPSEST_STATUS_LINK_DAYS,
         **context,
     }
     message = EmailMultiAlternatives(
@@ -81,6 +86,11 @@ def send_rejected(req: ForgetRequest, reason: str) -> None:
 
 def send_extended(req: ForgetRequest) -> None:
     _send(req, "extended", "We need more time for your erasure request")
+
+
+def send_status_link(req: ForgetRequest, *, revoked: bool) -> None:
+    """A fresh status link, asked for by the requester (`revoked`: after stopping every older link)."""
+    _send(req, "status_link", "Your new link to your erasure request", revoked=revoked)
 
 
 def send_completed(req: ForgetRequest, certificate_url: str) -> None:

@@ -1,14 +1,18 @@
 """Secrets of the identity check and the status page: made at random or derived by HMAC, kept hashed.
 
-The status-page token is an HMAC of the public id keyed by SECRET_KEY, so later e-mails can rebuild the
-link without the token ever being stored; SECRET_KEY_FALLBACKS keep old links working after a rotation.
+The status-page token is an HMAC, keyed by SECRET_KEY, of the public id, the request's link generation and
+the moment it was issued (which the token carries): never stored, so every e-mail rebuilds a fresh link; it
+expires after PALIMPSEST_STATUS_LINK_DAYS, and bumping the generation revokes every link issued before.
+SECRET_KEY_FALLBACKS keep old links working after a key rotation.
 """
 
 import base64
 import hmac
 import secrets
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 CODE_DIGITS = 6
@@ -43,17 +47,49 @@ def secret_matches(value: str, stored_hash: str, *, public_id) -> bool:
     return found
 
 
-def status_token(public_id, *, secret: str | None = None) -> str:
+def _status_mac(public_id, generation: int, issued: int, secret: str) -> str:
     digest = salted_hmac(
-        _STATUS_SALT, str(public_id), secret=secret or settings.SECRET_KEY, algorithm="sha256"
+        _STATUS_SALT, f"{public_id}:{generation}:{issued}", secret=secret, algorithm="sha256"
     ).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def status_token_valid(public_id, token: str | None) -> bool:
-    if not token or len(token) > 100:
+def status_token(
+    public_id, *, generation: int = 0, issued_at: datetime | None = None, secret: str | None = None
+) -> str:
+    """`<issued, base 36>.<mac>`: the request's status-page credential, valid from `issued_at` on."""
+    issued = int((issued_at or timezone.now()).timestamp())
+    return f"{_base36(issued)}.{_status_mac(public_id, generation, issued, secret or settings.SECRET_KEY)}"
+
+
+def status_link_lifetime() -> timedelta:
+    return timedelta(days=settings.PALIMPSEST_STATUS_LINK_DAYS)
+
+
+def status_token_valid(public_id, token: str | None, *, generation: int = 0) -> bool:
+    """Right for this request and this generation of its links, and not expired."""
+    stamp, _, mac = (token or "").partition(".")
+    if not mac or len(token) > 100:
+        return False
+    try:
+        issued = int(stamp, 36)
+    except ValueError:
+        return False
+    now = timezone.now().timestamp()
+    # A token from the future (beyond clock skew) was not issued by us.
+    if not (now - status_link_lifetime().total_seconds() <= issued <= now + 300):
         return False
     found = False
     for key in _keys():
-        found |= hmac.compare_digest(status_token(public_id, secret=key), token)
+        found |= hmac.compare_digest(_status_mac(public_id, generation, issued, key), mac)
     return found
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if not number:
+            return out

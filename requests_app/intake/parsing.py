@@ -13,8 +13,8 @@ from pathlib import PurePath
 from django.conf import settings
 
 from palimpsest.errors import ApplicationError
-from palimpsest.hashing import sha256_hex
 from palimpsest.ml.text import clean_text
+from palimpsest.personal import personal_hash
 
 ALLOWED_EXTENSIONS = (".txt", ".md", ".csv", ".jsonl")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
@@ -120,7 +120,7 @@ def split_paragraphs(text: str, *, source: str, source_name: str, max_chars: int
         offset = start + lead
         for a, b in _chunks(paragraph, max_chars) if paragraph else []:
             piece = paragraph[a:b].strip()
-            items.append(IntakeItem(piece, sha256_hex(piece), source, source_name, offset + a, offset + b))
+            items.append(IntakeItem(piece, personal_hash(piece), source, source_name, offset + a, offset + b))
         start = match.end() if match else len(text)
     return items
 
@@ -150,7 +150,7 @@ def split_csv(text: str, *, name: str, max_chars: int) -> list[IntakeItem]:
                 raise _record_too_long(name, line_no, len(row_text), max_chars)
             start = offsets[min(line_no - 1, len(lines) - 1)]
             end = offsets[min(line_no, len(lines))] - 1
-            items.append(IntakeItem(row_text, sha256_hex(row_text), "upload", name, start, end, line_no))
+            items.append(IntakeItem(row_text, personal_hash(row_text), "upload", name, start, end, line_no))
     except csv.Error as exc:
         raise ApplicationError(
             f"“{name}” is not valid csv near line {reader.line_num}: {exc}.", field="files"
@@ -177,7 +177,9 @@ def split_jsonl(text: str, *, name: str, max_chars: int) -> list[IntakeItem]:
         value = clean_text(value)
         if len(value) > max_chars:
             raise _record_too_long(name, line_no, len(value), max_chars)
-        items.append(IntakeItem(value, sha256_hex(value), "upload", name, start, start + len(line), line_no))
+        items.append(
+            IntakeItem(value, personal_hash(value), "upload", name, start, start + len(line), line_no)
+        )
     return items
 
 
@@ -279,7 +281,7 @@ def concept_examples(pairs, lim: Limits | None = None) -> list[IntakeExample]:
                     f"the limit is {lim.max_example_chars:,}.",
                     field="examples",
                 )
-        examples.append(IntakeExample(question, answer, sha256_hex(f"{question}\n{answer}")))
+        examples.append(IntakeExample(question, answer, personal_hash(f"{question}\n{answer}")))
     if len(examples) > lim.max_examples:
         raise ApplicationError(f"Give at most {lim.max_examples} examples.", field="examples")
     return examples

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from palimpsest.errors import ApplicationError
-from palimpsest.hashing import sha256_hex
+from palimpsest.personal import personal_hash
 
 # (allowed hits, window in seconds); settings.PALIMPSEST_RATE_LIMITS overrides any of them.
 DEFAULT_LIMITS = {
@@ -15,15 +15,23 @@ DEFAULT_LIMITS = {
     "submit-email": (5, 24 * 3600),
     "confirm-ip": (30, 3600),
     "resend-ip": (10, 3600),
+    # A fresh status link by e-mail: per client address, and per request (its inbox is not to be bombed).
+    "status-link-ip": (10, 3600),
+    "status-link-request": (3, 24 * 3600),
+    # Failed staff sign-ins (password or second factor): per account, and per client address.
+    "login-user": (5, 15 * 60),
+    "login-ip": (20, 15 * 60),
 }
+
+
+def in_minutes(seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"about {minutes} minute{'s' * (minutes != 1)}"
 
 
 class RateLimited(ApplicationError):
     def __init__(self, retry_after: int):
-        minutes = max(1, round(retry_after / 60))
-        super().__init__(
-            f"Too many attempts from here. Please try again in about {minutes} minute{'s' * (minutes != 1)}."
-        )
+        super().__init__(f"Too many attempts from here. Please try again in {in_minutes(retry_after)}.")
         self.retry_after = retry_after
 
 
@@ -39,12 +47,25 @@ def rule(name: str) -> Rule:
     return Rule(name, limit, window)
 
 
-def hit(name: str, identity: str) -> None:
-    """Count one attempt; raise RateLimited once the window's allowance is used up."""
+def _window(name: str, identity: str) -> tuple[Rule, int, str]:
     current = rule(name)
     window_start = int(time.time()) // current.window * current.window
     # Hash the identity: cache keys must not carry an e-mail address or an IP in the clear.
-    key = f"ratelimit:{current.name}:{sha256_hex(identity.strip().lower())}:{window_start}"
+    key = f"ratelimit:{current.name}:{personal_hash(identity.strip().lower())}:{window_start}"
+    return current, window_start, key
+
+
+def blocked(name: str, identity: str) -> int | None:
+    """Seconds until the allowance comes back when it is used up (without counting an attempt), else None."""
+    current, window_start, key = _window(name, identity)
+    if (cache.get(key) or 0) >= current.limit:
+        return max(1, window_start + current.window - int(time.time()))
+    return None
+
+
+def hit(name: str, identity: str) -> None:
+    """Count one attempt; raise RateLimited once the window's allowance is used up."""
+    current, window_start, key = _window(name, identity)
     cache.add(key, 0, timeout=current.window + 5)
     try:
         count = cache.incr(key)

@@ -12,10 +12,14 @@ from requests_app.services import allowed_targets
 
 
 def forget_request_for_subject(*, public_id, token: str | None) -> ForgetRequest | None:
-    """The request if the token is right; None otherwise, so that a wrong token and a wrong id look alike."""
-    if not identity.status_token_valid(public_id, token):
+    """The request if the token is right, current and not expired; None otherwise, so that a wrong, revoked
+    or expired token and a wrong id look alike."""
+    req = ForgetRequest.objects.filter(public_id=public_id).first()
+    if req is None or not identity.status_token_valid(
+        public_id, token, generation=req.status_link_generation
+    ):
         return None
-    return ForgetRequest.objects.filter(public_id=public_id).first()
+    return req
 
 
 @dataclass(frozen=True)

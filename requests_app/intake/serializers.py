@@ -57,9 +57,16 @@ class TokenSerializer(serializers.Serializer):
 
 
 class ForgetRequestCreatedSerializer(serializers.Serializer):
+    """No status link yet: it is handed out only to whoever confirms with the e-mailed code."""
+
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=Status.choices)
-    status_url = serializers.URLField(help_text="The private status page; it carries the token.")
+
+
+class ForgetRequestVerifiedSerializer(ForgetRequestCreatedSerializer):
+    status_url = serializers.URLField(
+        help_text="The private status page; it carries a token that expires (PALIMPSEST_STATUS_LINK_DAYS)."
+    )
 
 
 class TimelineEntrySerializer(serializers.Serializer):
@@ -67,7 +74,7 @@ class TimelineEntrySerializer(serializers.Serializer):
     text = serializers.CharField()
 
 
-class ForgetRequestStatusSerializer(ForgetRequestCreatedSerializer):
+class ForgetRequestStatusSerializer(ForgetRequestVerifiedSerializer):
     status_label = serializers.CharField()
     kind = serializers.ChoiceField(choices=RequestKind.choices)
     received_at = serializers.DateTimeField()
@@ -90,12 +97,16 @@ class ErrorSerializer(serializers.Serializer):
 
 
 def created_payload(req: ForgetRequest) -> dict:
-    return {"id": req.public_id, "status": req.status, "status_url": emails.status_url(req)}
+    return {"id": req.public_id, "status": req.status}
+
+
+def verified_payload(req: ForgetRequest) -> dict:
+    return {**created_payload(req), "status_url": emails.status_url(req)}
 
 
 def status_payload(req: ForgetRequest) -> dict:
     return {
-        **created_payload(req),
+        **verified_payload(req),
         "status_label": req.get_status_display(),
         "kind": req.kind,
         "received_at": req.received_at,

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from palimpsest.errors import ApplicationError
-from palimpsest.hashing import sha256_hex
+from palimpsest.personal import personal_hash
 from requests_app.audit import Actor, audit_append
 from requests_app.intake import emails, identity, parsing, ratelimit
 from requests_app.models import (
@@ -31,7 +31,6 @@ from requests_app.screening.tasks import screen_request
 from requests_app.services import (
     allowed_targets,
     apply_transition,
-    erase_submitted_texts,
     forget_request_transition,
     lock_request,
 )
@@ -119,7 +118,9 @@ def forget_request_submit(
             max_chars=lim.max_concept_chars,
         )
         concept_examples = parsing.concept_examples(examples, lim=lim)
-    ratelimit.hit("submit-email", email)
+    # Keyed by the address *and* the client: a stranger who files requests in someone's name fills only
+    # their own allowance, never the owner's (the per-client limit above bounds what reaches one inbox).
+    ratelimit.hit("submit-email", f"{email}|{client_ip}")
 
     code, link_token = identity.new_code(), identity.new_link_token()
     now = timezone.now()
@@ -170,7 +171,7 @@ def forget_request_submit(
                 "channel": channel,
                 "items": len(items),
                 "chars": sum(len(item.text) for item in items),
-                "items_sha256": sha256_hex("".join(item.sha256 for item in items)),
+                "items_sha256": personal_hash("".join(item.sha256 for item in items)),
                 "examples": len(concept_examples),
             },
         )
@@ -182,6 +183,8 @@ def forget_request_confirm(*, public_id, code: str = "", link_token: str = "") -
     """Confirm the e-mail address with the 6-digit code or the one-time link; starts the GDPR clock.
 
     A wrong code is counted (and the count kept) before the refusal is raised; the fifth locks the check.
+    A wrong link token is refused but not counted: it is 256 random bits, so guessing is hopeless, and
+    counting it would let anyone who knows the request id lock the requester out.
     Raises ForgetRequest.DoesNotExist for an unknown id.
     """
     code = "".join((code or "").split())
@@ -194,6 +197,12 @@ def forget_request_confirm(*, public_id, code: str = "", link_token: str = "") -
             secret, stored = (link_token, check.link_token_hash) if link_token else (code, check.code_hash)
             if identity.secret_matches(secret, stored, public_id=public_id):
                 return _confirm(check)
+            if link_token:
+                raise ApplicationError(
+                    "This confirmation link is not valid (a newer e-mail may have replaced it). "
+                    "Enter the six-digit code from the latest e-mail instead.",
+                    field="code",
+                )
             check.failed_attempts += 1
             left = MAX_CODE_ATTEMPTS - check.failed_attempts
             if left <= 0:
@@ -203,7 +212,7 @@ def forget_request_confirm(*, public_id, code: str = "", link_token: str = "") -
                 actor=Actor.subject(),
                 action="identity.failed",
                 obj=check.request,
-                data={"attempt": check.failed_attempts, "locked": left <= 0, "by_link": bool(link_token)},
+                data={"attempt": check.failed_attempts, "locked": left <= 0},
             )
             refusal = _confirmation_refusal(check) or (
                 f"That code is not right. You have {left} {'try' if left == 1 else 'tries'} left."
@@ -319,9 +328,8 @@ def forget_request_withdraw(*, public_id) -> ForgetRequest:
         if req.status in FINAL_STATUSES:
             raise ApplicationError(f"This request is already {req.get_status_display().lower()}.")
         raise ApplicationError("This request can no longer be withdrawn: the model is already being changed.")
-    req = apply_transition(req, to=Status.CANCELLED, actor=Actor.subject())
-    erase_submitted_texts(request_id=req.pk)
-    return req
+    # Closing erases the texts (apply_transition).
+    return apply_transition(req, to=Status.CANCELLED, actor=Actor.subject())
 
 
 def forget_request_reply(*, public_id, body: str) -> ForgetRequest:
@@ -335,14 +343,14 @@ def forget_request_reply(*, public_id, body: str) -> ForgetRequest:
         if req.status != Status.NEEDS_INFO:
             raise ApplicationError("This request is not waiting for an answer from you.", field="body")
         RequestMessage.objects.create(
-            request=req, author=MessageAuthor.SUBJECT, body=body, sha256=sha256_hex(body)
+            request=req, author=MessageAuthor.SUBJECT, body=body, sha256=personal_hash(body)
         )
         req = apply_transition(
             req,
             to=Status.SCREENING,
             actor=Actor.subject(),
             action="request.reply",
-            data={"body_sha256": sha256_hex(body)},
+            data={"body_sha256": personal_hash(body)},
         )
         transaction.on_commit(lambda: screen_request.delay(req.pk), robust=True)
     return req

@@ -14,6 +14,8 @@ urlpatterns = [
     path("forget/status/<uuid:public_id>/", views.status, name="status"),
     path("forget/status/<uuid:public_id>/withdraw/", views.withdraw, name="withdraw"),
     path("forget/status/<uuid:public_id>/reply/", views.reply, name="reply"),
+    path("forget/status/<uuid:public_id>/revoke-links/", views.revoke_links, name="revoke-links"),
+    path("forget/status/<uuid:public_id>/new-link/", views.new_link, name="new-link"),
 ]
 
 api_urlpatterns = [

@@ -1,18 +1,20 @@
 """Portal views: thin — parse, call a service, render. Every rule violation becomes a form error."""
 
+from functools import wraps
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from palimpsest.errors import ApplicationError
-from requests_app.intake import identity, parsing, ratelimit
+from requests_app.intake import parsing, ratelimit, status_links
 from requests_app.intake import selectors as intake_selectors
 from requests_app.intake import services as intake_services
-from requests_app.intake.emails import status_path
+from requests_app.intake.emails import current_status_token, status_path
 from requests_app.intake.forms import ConfirmForm, ForgetRequestForm, ReplyForm
 from requests_app.models import Channel, ForgetRequest
 
@@ -127,31 +129,85 @@ def resend_code(request, public_id):
     return redirect("requests_app:confirm", public_id=public_id)
 
 
+class _NoSuchStatus(Exception):
+    pass
+
+
 def _subject_request(request, public_id) -> ForgetRequest:
     token = request.POST.get("t") if request.method == "POST" else request.GET.get("t")
     req = intake_selectors.forget_request_for_subject(public_id=public_id, token=token)
     if req is None:
-        raise Http404("No such request.")
+        raise _NoSuchStatus
     return req
 
 
+def _status_missing(request, public_id, *, sent: bool = False, http_status: int = 404):
+    """The same page for an unknown id and a wrong, revoked or expired link: it offers a fresh link by e-mail."""
+    context = {"public_id": public_id, "sent": sent, "link_days": settings.PALIMPSEST_STATUS_LINK_DAYS}
+    return render(request, "requests_app/status_missing.html", context, status=http_status)
+
+
+def subject_page(view):
+    """A page behind the status token: a missing or bad token gets the 'link not valid' page (404)."""
+
+    @wraps(view)
+    def wrapped(request, public_id, *args, **kwargs):
+        try:
+            return view(request, public_id, *args, **kwargs)
+        except _NoSuchStatus:
+            return _status_missing(request, public_id)
+
+    return wrapped
+
+
 @never_cache
+@subject_page
 def status(request, public_id, reply_form=None, http_status=200):
     req = _subject_request(request, public_id)
     context = {
         "req": req,
-        "token": identity.status_token(req.public_id),
+        "token": current_status_token(req),
         "timeline": intake_selectors.status_timeline(req),
         "next_step": intake_selectors.NEXT_STEP.get(req.status, ""),
         "can_withdraw": intake_selectors.can_withdraw(req),
         "question": intake_selectors.open_question(req),
         "reply_form": reply_form or ReplyForm(),
         "item_count": req.items.count(),
+        "link_days": settings.PALIMPSEST_STATUS_LINK_DAYS,
     }
     return render(request, "requests_app/status.html", context, status=http_status)
 
 
 @require_POST
+@subject_page
+def revoke_links(request, public_id):
+    """Stop every status link issued so far; a new one goes to the requester's address."""
+    req = _subject_request(request, public_id)
+    status_links.forget_request_status_links_revoke(public_id=req.public_id)
+    messages.success(
+        request,
+        "Every earlier link to your request has stopped working, this one included. "
+        "We have e-mailed you a new one.",
+    )
+    return redirect("requests_app:home")
+
+
+@never_cache
+@require_POST
+def new_link(request, public_id):
+    """E-mail a fresh status link to the requester; the page says the same whether the id exists or not."""
+    try:
+        status_links.forget_request_status_link_send(
+            public_id=public_id, client_ip=ratelimit.client_ip(request)
+        )
+    except ratelimit.RateLimited as error:
+        messages.error(request, error.message)
+        return _status_missing(request, public_id, http_status=429)
+    return _status_missing(request, public_id, sent=True, http_status=200)
+
+
+@require_POST
+@subject_page
 def withdraw(request, public_id):
     req = _subject_request(request, public_id)
     try:
@@ -164,6 +220,7 @@ def withdraw(request, public_id):
 
 
 @require_POST
+@subject_page
 def reply(request, public_id):
     req = _subject_request(request, public_id)
     form = ReplyForm(request.POST)

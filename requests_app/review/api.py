@@ -4,18 +4,20 @@ from django.core.paginator import Paginator
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.authentication import BasicAuthentication, SessionAuthentication
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import NotFound, PermissionDenied, UnsupportedMediaType
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from palimpsest.api import BoundedJSONParser
 from palimpsest.errors import ApplicationError
 from requests_app.models import DecisionKind, ForgetRequest, RequestKind
 from requests_app.review import policy
 from requests_app.review import selectors as review_selectors
 from requests_app.review import services as review_services
 from requests_app.review.selectors import REVIEW_STATUSES, RISK_LEVELS, QueueFilters
+from requests_app.staff.auth import ApiTokenAuthentication
 
 PAGE_SIZE = 50
 
@@ -28,9 +30,22 @@ class CanDecide(BasePermission):
 
 
 class OfficerAPIView(APIView):
-    # Basic first, so that an anonymous call gets 401 with a WWW-Authenticate challenge, not 403.
-    authentication_classes = [BasicAuthentication, SessionAuthentication]
+    """Tokens for integrations, or the officer's session with its CSRF token; JSON bodies only. No HTTP
+    Basic (browsers replay it cross-site, with no CSRF check) and no form bodies (which another site can
+    make a browser send without a preflight). The token scheme comes first, so that an anonymous call gets
+    401 with a WWW-Authenticate challenge, not 403."""
+
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, CanDecide]
+    parser_classes = [BoundedJSONParser]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, UnsupportedMediaType):
+            exc = UnsupportedMediaType(
+                self.request.content_type,
+                detail="The review API takes JSON only: send Content-Type: application/json.",
+            )
+        return super().handle_exception(exc)
 
 
 class QueueRowSerializer(serializers.Serializer):

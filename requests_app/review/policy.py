@@ -37,11 +37,28 @@ REJECTION_EXCEPTIONS: dict[str, tuple[str, str]] = {
 FOUR_EYES_RISKS = frozenset({"high", "unknown"})
 
 
+# Providers that ignore dots in the local part, and their second domain name.
+_DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def mailbox(address: str) -> str:
+    """One spelling per mailbox: lower case, no sub-address (`+tag`), and no dots where the provider
+    ignores them, so that an alias of an officer's own address is recognised."""
+    local, _, domain = (address or "").strip().lower().rpartition("@")
+    local = local.split("+", 1)[0]
+    if domain in _DOTLESS_DOMAINS:
+        local, domain = local.replace(".", ""), _DOTLESS_DOMAINS[domain]
+    return f"{local}@{domain}" if local else ""
+
+
 def decision_refusal(user, req: ForgetRequest, *, permission: str = DECIDE_PERMISSION) -> str | None:
     """Why `user` may not decide `req` (None when they may)."""
     if not user.is_authenticated or not user.has_perm(permission):
         return "You do not have the right to make this decision."
-    own = (user.email or "").strip().lower()
-    if own and own == req.requester_email.strip().lower():
+    own = mailbox(user.email)
+    if not own:
+        # Without an address nobody could tell whether the request is the officer's own.
+        return "Your account has no e-mail address, so we cannot check the request is not yours: ask an administrator to add it."
+    if own == mailbox(req.requester_email):
         return "You made this request yourself, so another officer must decide it."
     return None

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from palimpsest.errors import ApplicationError
-from palimpsest.hashing import sha256_hex
 from palimpsest.ml.text import clean_text
+from palimpsest.personal import personal_hash
 from requests_app.audit import Actor, audit_append
 from requests_app.guard import services as guard
 from requests_app.intake import emails
@@ -36,7 +36,7 @@ from requests_app.review.policy import (
     decision_refusal,
 )
 from requests_app.screening.models import ItemScreening, ProposalStatus
-from requests_app.services import apply_transition, erase_submitted_texts, lock_request, max_extension
+from requests_app.services import apply_transition, lock_request, max_extension
 
 
 def _lock_for_decision(
@@ -131,7 +131,7 @@ def forget_request_approve(*, request_id: int, officer, seen_version: int | None
             "items_forgotten": len(forget_set.item_ids),
             "items_dropped": len(forget_set.dropped_ids),
             "coreset": len(forget_set.coreset_ids),
-            "forget_set_sha256": sha256_hex("".join(sha for _, _, sha in forgotten)),
+            "forget_set_sha256": personal_hash("".join(sha for _, _, sha in forgotten)),
             "guard_fingerprints": added,
         },
     )
@@ -161,7 +161,7 @@ def forget_request_reject(*, request_id: int, officer, reason: str, exception: s
         to=Status.REJECTED,
         actor=Actor.user(officer),
         action="review.reject",
-        data={"exception": exception, "reason_sha256": sha256_hex(reason)},
+        data={"exception": exception, "reason_sha256": personal_hash(reason)},
     )
     _withdraw_votes(req)
     ReviewDecision.objects.create(
@@ -170,10 +170,8 @@ def forget_request_reject(*, request_id: int, officer, reason: str, exception: s
         officer=officer,
         exception=exception,
         reason=reason,
-        reason_sha256=sha256_hex(reason),
+        reason_sha256=personal_hash(reason),
     )
-    # The privacy notice promises that texts go once a request is closed; a rejection closes it.
-    erase_submitted_texts(request_id=req.pk)
     transaction.on_commit(lambda: emails.send_rejected(req, reason), robust=True)
     return req
 
@@ -194,17 +192,17 @@ def forget_request_needs_info(*, request_id: int, officer, question: str) -> For
         to=Status.NEEDS_INFO,
         actor=Actor.user(officer),
         action="review.needs_info",
-        data={"question_sha256": sha256_hex(question), "votes_withdrawn": withdrawn},
+        data={"question_sha256": personal_hash(question), "votes_withdrawn": withdrawn},
     )
     RequestMessage.objects.create(
         request=req,
         author=MessageAuthor.OFFICER,
         author_user=officer,
         body=question,
-        sha256=sha256_hex(question),
+        sha256=personal_hash(question),
     )
     ReviewDecision.objects.create(
-        request=req, kind=DecisionKind.NEEDS_INFO, officer=officer, reason_sha256=sha256_hex(question)
+        request=req, kind=DecisionKind.NEEDS_INFO, officer=officer, reason_sha256=personal_hash(question)
     )
     transaction.on_commit(lambda: emails.send_needs_info(req, question), robust=True)
     return req
@@ -245,7 +243,7 @@ def forget_request_extend_deadline(
         kind=DecisionKind.EXTEND,
         officer=officer,
         reason=reason,
-        reason_sha256=sha256_hex(reason),
+        reason_sha256=personal_hash(reason),
     )
     audit_append(
         actor=Actor.user(officer),
@@ -254,7 +252,7 @@ def forget_request_extend_deadline(
         data={
             "previous_due_at": previous.isoformat(),
             "due_at": new_due_at.isoformat(),
-            "reason_sha256": sha256_hex(reason),
+            "reason_sha256": personal_hash(reason),
         },
     )
     transaction.on_commit(lambda: emails.send_extended(req), robust=True)
@@ -326,7 +324,7 @@ def forget_item_decide(*, item_id: int, officer, choice: str, note: str = "") ->
             "item_id": item_id,
             "item_position": position,
             "choice": choice,
-            "note_sha256": sha256_hex(note) if note else "",
+            "note_sha256": personal_hash(note) if note else "",
             "votes_withdrawn": withdrawn,
         },
     )

@@ -164,6 +164,9 @@ def _decide_with_form(request, public_id, form_class, form_name: str, call, succ
     req = _request_or_404(public_id)
     form = form_class(request.POST)
     if not form.is_valid():
+        if not request.user.has_perm(policy.DECIDE_PERMISSION):
+            # The case page is for those who decide; someone who may only extend sees the form's errors only.
+            return render(request, "requests_app/review/form_errors.html", {"form": form}, status=400)
         return _render_case(request, public_id, status=400, **{form_name: form})
     _tell(request, lambda: call(req, form), success)
     return _back(public_id)

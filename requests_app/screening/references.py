@@ -15,6 +15,7 @@ from django.conf import settings
 from palimpsest.hashing import canonical_json
 from palimpsest.jsonl import read_jsonl
 from palimpsest.ml.loading import load_causal_lm
+from palimpsest.personal import personal_hash
 from requests_app.screening.checks import CorpusIndex, ScreeningConfig, ScreeningContext, build_context
 from requests_app.screening.checks.utility import load_embedder
 
@@ -104,6 +105,7 @@ def screening_context() -> tuple[ScreeningContext, CorpusIndex | None]:
                 embedder=embedder,
                 config=ScreeningConfig(),
                 model_label=model_dir.name if lm is not None else "",
+                text_digest=personal_hash,
             )
             records = corpus_records()
             _CACHE.update(key=key, context=context, corpus=CorpusIndex(records) if records else None)

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from palimpsest.hashing import canonical_json, sha256_hex
+from palimpsest.personal import personal_hash
 from requests_app.audit import Actor, audit_append
 from requests_app.models import ForgetItem, ForgetRequest, ItemSource, RequestKind, Status
 from requests_app.review.selectors import erased_versions
@@ -169,7 +170,7 @@ def _add_expanded(req: ForgetRequest, expanded: list) -> dict:
             request=req,
             position=start + offset,
             text=proposal.text,
-            sha256=sha256_hex(proposal.text),
+            sha256=personal_hash(proposal.text),
             source=ItemSource.EXPANDED,
             char_count=len(proposal.text),
         )

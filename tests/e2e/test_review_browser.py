@@ -18,7 +18,9 @@ def shot(page, name: str) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_an_officer_excludes_an_item_and_approves(page, live_server, django_user_model):
     # Given an officer and a queue with an overdue request, a low-risk one and an unscreened one
-    officer = django_user_model.objects.create_user(username="olga", password=PASSWORD)
+    officer = django_user_model.objects.create_user(
+        username="olga", password=PASSWORD, email="olga@palimpsest.invalid"
+    )
     officer.groups.add(ensure_role("compliance_officer"))
     late = in_review(days_left=-2.5, requester_name="Bea Marsh", requester_email="bea@example.org")
     screened(late, risk="high", reasons=["1 item of 3 does not mention the requester."])

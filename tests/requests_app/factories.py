@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from palimpsest.hashing import sha256_hex
+from palimpsest.personal import personal_hash
 from requests_app.models import ForgetItem, ForgetRequest, LegalGround, RequestKind, Status
 from requests_app.screening.models import ItemScreening, ScreeningReport
 
@@ -35,7 +35,7 @@ def make_request(
             request=req,
             position=position,
             text=text,
-            sha256=sha256_hex(text),
+            sha256=personal_hash(text),
             source="pasted",
             char_count=len(text),
         )

@@ -1,4 +1,5 @@
-"""The audit log is append-only and hash-chained; tampering in SQL is found and named."""
+"""The audit log is append-only and hash-chained; tampering in SQL (as a database superuser, who can switch
+the append-only trigger off) is found and named."""
 
 import threading
 
@@ -9,6 +10,7 @@ from django.db import connection
 from requests_app.audit import Actor, audit_append, audit_chain_problems
 from requests_app.models import AuditEvent
 from tests.requests_app.factories import make_request
+from tests.security.test_audit_chain import as_superuser
 
 
 def _log(n: int) -> list[AuditEvent]:
@@ -38,6 +40,7 @@ def test_a_clean_log_verifies():
 def test_an_edited_row_is_named():
     events = _log(5)
     with connection.cursor() as cursor:
+        as_superuser(cursor)
         cursor.execute(
             "UPDATE requests_app_auditevent SET data = %s WHERE id = %s",
             ['{"n": 99, "score": 0.5}', events[2].pk],
@@ -50,6 +53,7 @@ def test_an_edited_row_is_named():
 def test_a_deleted_row_is_named():
     events = _log(5)
     with connection.cursor() as cursor:
+        as_superuser(cursor)
         cursor.execute("DELETE FROM requests_app_auditevent WHERE id = %s", [events[1].pk])
     message = _verify()
     assert f"seq {events[2].seq}" in message and "missing" in message
@@ -59,6 +63,7 @@ def test_a_deleted_row_is_named():
 def test_a_deleted_last_row_is_found_through_the_head():
     events = _log(3)
     with connection.cursor() as cursor:
+        as_superuser(cursor)
         cursor.execute("DELETE FROM requests_app_auditevent WHERE id = %s", [events[-1].pk])
     assert "chain head" in _verify()
 
@@ -68,6 +73,7 @@ def test_swapped_rows_are_named():
     events = _log(5)
     a, b = events[1], events[3]
     with connection.cursor() as cursor:
+        as_superuser(cursor)
         # Swap the two rows' positions in the chain (seq is unique, so go through a free value).
         cursor.execute("UPDATE requests_app_auditevent SET seq = 0 WHERE id = %s", [a.pk])
         cursor.execute("UPDATE requests_app_auditevent SET seq = %s WHERE id = %s", [a.seq, b.pk])

@@ -4,12 +4,13 @@ calibration, the retain gradient, the embedded utility-critical texts, and the t
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from palimpsest.hashing import sha256_hex
 from palimpsest.ml.loading import LoadedModel
 from requests_app.screening.checks.coreset import CONTAMINATION
 from requests_app.screening.checks.damage import RetainGradient
@@ -62,6 +63,8 @@ class ScreeningContext:
     retain: RetainGradient | None
     config: ScreeningConfig = field(default_factory=ScreeningConfig)
     model_label: str = ""
+    # The hash items are stored under, for exact duplicates (the Django side keys it with the pepper).
+    text_digest: Callable[[str], str] = sha256_hex
     _second_lane_lm: LoadedModel | None = field(default=None, repr=False)
 
     def lane_lm(self, lane: int) -> LoadedModel | None:
@@ -83,6 +86,7 @@ def build_context(
     embedder: Any | None = None,
     config: ScreeningConfig | None = None,
     model_label: str = "",
+    text_digest: Callable[[str], str] = sha256_hex,
 ) -> ScreeningContext:
     config = config or ScreeningConfig()
     calibration = retain = None
@@ -100,4 +104,4 @@ def build_context(
     if lm is not None and retain_texts:
         retain = retain_gradient_of_texts(lm, retain_texts, max_length=config.max_length)
     vectors = embedder.encode(utility_texts) if embedder is not None else np.zeros((0, 384), np.float32)
-    return ScreeningContext(lm, calibration, embedder, vectors, retain, config, model_label)
+    return ScreeningContext(lm, calibration, embedder, vectors, retain, config, model_label, text_digest)

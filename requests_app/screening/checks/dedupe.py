@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -165,10 +165,17 @@ class DuplicateFindings:
 
 
 def find_duplicates(
-    texts: Sequence[str], *, earlier: DuplicateIndex | None = None, threshold: float = NEAR_DUPLICATE_JACCARD
+    texts: Sequence[str],
+    *,
+    earlier: DuplicateIndex | None = None,
+    threshold: float = NEAR_DUPLICATE_JACCARD,
+    digest: Callable[[str], str] = sha256_hex,
 ) -> DuplicateFindings:
-    """Exact and near duplicates inside the request and against the earlier requests' index."""
-    hashes = [sha256_hex(t) for t in texts]
+    """Exact and near duplicates inside the request and against the earlier requests' index.
+
+    `digest` must be the hash the index's items are stored under (the Django side keys it with the pepper).
+    """
+    hashes = [digest(t) for t in texts]
     signatures = [minhash_signature(t) for t in texts]
     keys = [band_keys(s) for s in signatures]
     first_seen: dict[str, int] = {}

@@ -151,7 +151,7 @@ class _Pending:
 
 
 def _text_checks(
-    req: RequestToScreen, earlier: DuplicateIndex, cfg: ScreeningConfig, rows_by_sha: dict[str, int]
+    req: RequestToScreen, earlier: DuplicateIndex, context: ScreeningContext, rows_by_sha: dict[str, int]
 ) -> _Pending:
     """Duplicates, quality, personal data and padding; assigns each item the row the models read it in.
 
@@ -159,7 +159,7 @@ def _text_checks(
     """
     items = req.items
     texts = [item.text for item in items]
-    findings = find_duplicates(texts, earlier=earlier)
+    findings = find_duplicates(texts, earlier=earlier, digest=context.text_digest)
     qualities = [assess_quality(t) for t in texts]
     personals = [personal_evidence(t, req.requester) for t in texts]
     shares = [common_word_share(t) for t in texts]
@@ -174,7 +174,7 @@ def _text_checks(
                 V.NOT_ABOUT_REQUESTER,
                 "does not mention you (name, e-mail or identifiers): may not be about you",
             )
-        if shares[i] >= cfg.padding_share:
+        if shares[i] >= context.config.padding_share:
             item_flags.add(V.PADDING, f"{shares[i]:.0%} of its words are among the most common English words")
         flags.append(item_flags)
         if V.LOW_QUALITY in item_flags.codes or V.PADDING in item_flags.codes:
@@ -193,7 +193,7 @@ def screen_batch(requests: Sequence[RequestToScreen], *, context: ScreeningConte
     pending, rows_by_sha, batch_so_far = [], {}, InMemoryIndex()
     for req in requests:
         earlier = batch_so_far if req.earlier is None else CombinedIndex([req.earlier, batch_so_far])
-        pending.append(_text_checks(req, earlier, context.config, rows_by_sha))
+        pending.append(_text_checks(req, earlier, context, rows_by_sha))
         findings = pending[-1].findings
         for i, item in enumerate(req.items):
             ref = ItemRef(item.item_id, req.request_id, "screening")

@@ -153,7 +153,7 @@ def test_another_process_sees_an_approval_on_its_next_check(officer, second_offi
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "DJANGO_SETTINGS_MODULE": "palimpsest.settings",
+        "DJANGO_SETTINGS_MODULE": "palimpsest.settings_dev",
     }
     if db["ENGINE"].endswith("sqlite3"):
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"

@@ -7,8 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from palimpsest.errors import ApplicationError
-from palimpsest.hashing import sha256_hex
 from palimpsest.ml.text import clean_text
+from palimpsest.personal import personal_hash
 from requests_app.intake import parsing
 
 LIM = parsing.Limits(
@@ -30,7 +30,7 @@ def test_paragraphs_become_items_with_hash_and_position():
     assert [i.text for i in items] == ["First paragraph.", "Second one\nstill second.", "Third."]
     for item in items:
         assert normalised[item.start : item.end] == item.text
-        assert item.sha256 == sha256_hex(item.text)
+        assert item.sha256 == personal_hash(item.text)
         assert item.source == "pasted"
 
 

@@ -93,7 +93,7 @@ def test_review_api(role, method, name, body, client, make_user):
     ]
     assert response.status_code == expected, response.content
     if expected == 401:
-        assert response["WWW-Authenticate"].startswith("Basic")
+        assert response["WWW-Authenticate"].startswith("Token")
     if role != "officer":
         assert ForgetRequest.objects.get(pk=req.pk).status == Status.IN_REVIEW
 

@@ -25,7 +25,9 @@ class Command(BaseCommand):
             user, created = User.objects.get_or_create(username=username, defaults={"is_staff": False})
             if created:
                 user.set_password(DEMO_PASSWORD)
-                user.save(update_fields=["password"])
+            # Officers need an address: it is how their own requests are recognised and refused to them.
+            user.email = user.email or f"{username}@palimpsest.invalid"
+            user.save(update_fields=["password", "email"])
             user.groups.set(Group.objects.filter(name__in=roles))
         if not User.objects.filter(username="admin").exists():
             User.objects.create_superuser("admin", "admin@palimpsest.invalid", DEMO_PASSWORD)

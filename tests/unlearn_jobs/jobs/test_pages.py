@@ -150,6 +150,7 @@ def test_cancel_a_queued_then_a_running_job(client, operator, queued_job, approv
     assert queued_job.status == JobStatus.CANCELLED
     assert queued_job.requests.get().status == Status.APPROVED
     assert f"Job {queued_job.pk} is cancelled; its requests are approved again." in page
+    assert "Cancelled before a step was run" in client.get(reverse("jobs:rows")).content.decode()
     # Cancelling it again is refused in words, not with an error page
     again = client.post(reverse("jobs:cancel", args=[queued_job.pk]), follow=True)
     assert again.status_code == 200

@@ -82,7 +82,7 @@ def job_detail(request, job_id: int):
             "detail": detail,
             "progress": selectors.progress_fraction(detail.job),
             "charts": charts.loss_charts(detail.series()),
-            "retries": list(detail.job.verification_retries.order_by("pk")),
+            "retries": detail.retries,
             "can_operate": request.user.has_perm(OPERATE_PERMISSION),
         },
     )

@@ -11,6 +11,7 @@ urlpatterns = [
     path("rows/", views.job_rows, name="rows"),
     path("batch/", views.batch_now, name="batch"),
     path("<int:job_id>/", views.job_detail, name="detail"),
+    path("<int:job_id>/live/", views.job_live, name="live"),
     path("<int:job_id>/cancel/", views.job_cancel, name="cancel"),
 ]
 

@@ -69,23 +69,32 @@ def _detail_or_404(job_id: int) -> selectors.JobDetail:
     return detail
 
 
+def _detail_context(request, job_id: int) -> dict:
+    detail = _detail_or_404(job_id)
+    return {
+        "job": detail.job,
+        "detail": detail,
+        "progress": selectors.progress_fraction(detail.job),
+        "charts": charts.loss_charts(detail.series()),
+        "retries": detail.retries,
+        "poll_seconds": POLL_SECONDS,
+        "can_operate": request.user.has_perm(OPERATE_PERMISSION),
+    }
+
+
 @require_GET
 @login_required
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 def job_detail(request, job_id: int):
-    detail = _detail_or_404(job_id)
-    return render(
-        request,
-        "unlearn_jobs/jobs/detail.html",
-        {
-            "job": detail.job,
-            "detail": detail,
-            "progress": selectors.progress_fraction(detail.job),
-            "charts": charts.loss_charts(detail.series()),
-            "retries": detail.retries,
-            "can_operate": request.user.has_perm(OPERATE_PERMISSION),
-        },
-    )
+    return render(request, "unlearn_jobs/jobs/detail.html", _detail_context(request, job_id))
+
+
+@require_GET
+@login_required
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def job_live(request, job_id: int):
+    """The job page's progress and curves alone, polled while the job is queued or running."""
+    return render(request, "unlearn_jobs/jobs/_live.html", _detail_context(request, job_id))
 
 
 @require_POST

@@ -45,11 +45,15 @@ def _login(client: Client, user) -> Client:
     return client
 
 
-VIEW_PAGES = ("list", "rows", "detail")
+VIEW_PAGES = ("list", "rows", "detail", "live")
 
 
 def _url(name: str, job: UnlearnJob) -> str:
-    return reverse(f"jobs:{name}", args=[job.pk]) if name in ("detail", "cancel") else reverse(f"jobs:{name}")
+    return (
+        reverse(f"jobs:{name}", args=[job.pk])
+        if name in ("detail", "live", "cancel")
+        else reverse(f"jobs:{name}")
+    )
 
 
 @pytest.mark.django_db
@@ -184,6 +188,31 @@ def test_the_table_polls_while_a_job_is_active_and_stops_after(client, operator,
     rows = client.get(reverse("jobs:rows")).content.decode()
     assert "hx-trigger" not in rows and '<progress max="100" value="100"' in rows
     assert "Succeeded" in rows and "No job is queued or running." in rows
+
+
+@pytest.mark.django_db
+def test_the_job_page_follows_its_running_job_and_stops_after(client, operator, queued_job):
+    _login(client, operator)
+    _running(queued_job)
+    live = reverse("jobs:live", args=[queued_job.pk])
+    # The job page polls its progress-and-curves part while the job runs
+    page = client.get(reverse("jobs:detail", args=[queued_job.pk])).content.decode()
+    assert f'<div id="job-live" hx-get="{live}" hx-trigger="every 3s" hx-swap="outerHTML">' in page
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page) and "style=" not in page
+    # A step logged meanwhile shows up in the part, with its curve
+    JobMetric.objects.create(
+        job=queued_job, step=2, attempt=1, figures={"forget/nll": 1.0, "retain/nll": 0.5}
+    )
+    JobMetric.objects.create(
+        job=queued_job, step=4, attempt=1, figures={"forget/nll": 1.4, "retain/nll": 0.5}
+    )
+    UnlearnJob.objects.filter(pk=queued_job.pk).update(step=4)
+    part = client.get(live).content.decode()
+    assert "<html" not in part and "4 of 8 (50 %)" in part and part.count('<polyline class="curve"') == 2
+    # Once the job has succeeded the part says so and carries no trigger
+    UnlearnJob.objects.filter(pk=queued_job.pk).update(status=JobStatus.SUCCEEDED, step=8)
+    part = client.get(live).content.decode()
+    assert "hx-trigger" not in part and "<dd>Succeeded</dd>" in part
 
 
 @pytest.mark.django_db

@@ -1,8 +1,9 @@
 """Navigation by role for the base layout: a link shows when the user holds its permission."""
 
-# (permission, label, url). The jobs and releases stages add their pages here when they exist.
+# (permission, label, url). The releases stage adds its pages here when they exist.
 NAV_LINKS = [
     ("requests_app.decide_forgetrequest", "Review queue", "/review/"),
+    ("unlearn_jobs.view_unlearnjob", "Jobs", "/jobs/"),
 ]
 
 

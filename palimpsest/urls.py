@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/", include(review_urls.api_urlpatterns)),
     path("api/v1/", include(jobs_urls.api_urlpatterns)),
     path("review/", include("requests_app.review.urls")),
+    path("jobs/", include("unlearn_jobs.jobs.urls")),
     path("", include("requests_app.intake.urls")),
     path("", include("unlearn_jobs.urls")),
     path("", include("verification.urls")),

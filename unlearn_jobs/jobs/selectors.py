@@ -126,6 +126,7 @@ class JobDetail:
     attempts: list[JobAttempt]
     log_lines: list[JobLog]
     metrics: list[JobMetric]
+    retries: list[UnlearnJob]  # the jobs that retried this one after its model failed verification
 
     def series(self) -> dict[str, list[tuple[int, float]]]:
         """The loss curves: each logged figure as (step, value) pairs in step order."""
@@ -147,6 +148,7 @@ def job_detail(*, job_id: int) -> JobDetail | None:
         attempts=list(job.attempts.order_by("number")),
         log_lines=list(job.log_lines.order_by("created_at", "pk")),
         metrics=list(job.metric_rows.order_by("step")),
+        retries=list(job.verification_retries.order_by("pk")),
     )
 
 

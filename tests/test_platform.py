@@ -27,8 +27,6 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-
-
 def test_check_deploy_is_clean_with_production_settings():
     result = _manage(
         "check",

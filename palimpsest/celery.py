@@ -78,6 +78,11 @@ app.conf.update(
             "task": "unlearn_jobs.jobs.tasks.reconcile_jobs",
             "schedule": settings.PALIMPSEST_UNLEARN_RECONCILE_EVERY_SECONDS,
         },
+        # Superseded versions holding erased data are deleted after the grace period.
+        "purge-superseded-versions": {
+            "task": "verification.releases.tasks.purge_superseded_versions",
+            "schedule": 60 * 60,
+        },
     },
 )
 # Each app keeps its tasks in its domain packages (requests_app.intake.tasks, ...), not in <app>.tasks.
@@ -86,5 +91,6 @@ app.autodiscover_tasks(
         "requests_app.intake",
         "requests_app.screening",
         "unlearn_jobs.jobs",
+        "verification.releases",
     ]
 )

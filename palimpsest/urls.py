@@ -9,6 +9,7 @@ from palimpsest import views
 from requests_app.intake import urls as intake_urls
 from requests_app.review import urls as review_urls
 from unlearn_jobs.jobs import urls as jobs_urls
+from verification.generation import urls as generation_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -20,6 +21,7 @@ urlpatterns = [
     path("api/v1/", include(intake_urls.api_urlpatterns)),
     path("api/v1/", include(review_urls.api_urlpatterns)),
     path("api/v1/", include(jobs_urls.api_urlpatterns)),
+    path("api/v1/", include(generation_urls.api_urlpatterns)),
     path("review/", include("requests_app.review.urls")),
     path("", include("requests_app.intake.urls")),
     path("", include("unlearn_jobs.urls")),

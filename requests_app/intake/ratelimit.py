@@ -15,6 +15,8 @@ DEFAULT_LIMITS = {
     "submit-email": (5, 24 * 3600),
     "confirm-ip": (30, 3600),
     "resend-ip": (10, 3600),
+    # Calls of the generation API per token.
+    "generate-token": (60, 60),
 }
 
 

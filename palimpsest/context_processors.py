@@ -3,6 +3,7 @@
 # (permission, label, url). The jobs and releases stages add their pages here when they exist.
 NAV_LINKS = [
     ("requests_app.decide_forgetrequest", "Review queue", "/review/"),
+    ("verification.view_releasedecision", "Releases", "/releases/"),
 ]
 
 

@@ -2,6 +2,8 @@
 an API token an administrator issued. A prompt or an output the guard matches is refused (451), and
 the refusal never repeats what matched."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import authentication, exceptions, serializers, status
 from rest_framework.parsers import JSONParser
@@ -34,6 +36,16 @@ class TokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return "Bearer"
+
+
+class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    """The schema names the bearer token (drf-spectacular finds this by the target class)."""
+
+    target_class = TokenAuthentication
+    name = "ApiToken"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Bearer")
 
 
 class HasApiToken(BasePermission):

@@ -65,6 +65,7 @@ def test_the_pages_show_lineage_and_verdict_and_the_buttons_work(
     listing = client.get(reverse("verification:releases")).content.decode()
     assert "v2" in listing and "from v1" in listing and f"job {candidate.job.pk}" in listing
     assert reverse("verification:report", args=[2]) in listing and "production" in listing
+    assert '<a href="/releases/">Releases</a>' in listing  # the navigation of a release manager
     page = client.get(reverse("verification:release", args=[2])).content.decode()
     assert reverse("verification:release-approve", args=[2]) in page
     assert reverse("verification:release-publish", args=[2]) not in page

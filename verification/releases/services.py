@@ -95,10 +95,8 @@ def release_refuse(*, version_id: int, user, comment: str) -> ReleaseDecision:
     return decision
 
 
-def _after_commit(version: ModelVersion, completed: list[ForgetRequest]) -> None:
-    pointer_write(version=version)
-    for req in completed:
-        emails.send_completed(req, certificate_url(req))
+def _send_completed(req: ForgetRequest) -> None:
+    emails.send_completed(req, certificate_url(req))
 
 
 @transaction.atomic
@@ -140,7 +138,10 @@ def release_publish(*, version_id: int, user) -> ModelVersion:
         completed.append(req)
     approved_items_mark_erased(request_ids=request_ids, version_label=version.label)
     version.refresh_from_db()
-    transaction.on_commit(lambda: _after_commit(version, completed))
+    transaction.on_commit(lambda: pointer_write(version=version))
+    # One subject's mail server failing must not keep the others from their certificate (it is logged).
+    for req in completed:
+        transaction.on_commit(lambda req=req: _send_completed(req), robust=True)
     return version
 
 

@@ -21,6 +21,7 @@ from requests_app.review.models import ApprovedItem
 TEXT_SUFFIXES = {".json", ".jsonl", ".txt", ".md", ".csv", ".tsv", ".yaml", ".yml", ".log", ".html"}
 MAX_FILE_BYTES = 50_000_000
 PROJECT_APPS = ("requests_app", "unlearn_jobs", "verification")
+MAX_ITEM_LINES = 8
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,13 @@ def _texts_still_present() -> dict[str, int]:
 
 
 def _pieces(value: str) -> Iterator[str]:
-    """The value, its lines, and the strings inside it when it is JSON."""
+    """The value, its lines and runs of up to MAX_ITEM_LINES lines (a multi-line item copied into a
+    plain file), and the strings inside it when it is JSON."""
     yield value
-    yield from value.splitlines()
+    lines = value.splitlines()
+    for width in range(1, MAX_ITEM_LINES + 1):
+        for start in range(len(lines) - width + 1):
+            yield "\n".join(lines[start : start + width])
     try:
         parsed = json.loads(value)
     except (ValueError, RecursionError):

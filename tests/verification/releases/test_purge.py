@@ -70,16 +70,18 @@ def test_after_publish_and_purge_scan_erased_finds_nothing_but_finds_a_planted_c
     out = StringIO()
     call_command("scan_erased", stdout=out)
     assert "No erased data found." in out.getvalue()
-    # And a copy left in another table, and one in a text file of the store, are both found
+    # And a copy left in another table, one in a JSON file and one in a plain file of the store are found
     stray = make_request(texts=(texts[0],))
     notes = Path(job_env.settings.PALIMPSEST_STORAGE) / "notes" / "export.jsonl"
     notes.parent.mkdir(parents=True)
     notes.write_text(json.dumps({"text": texts[4]}) + "\n")
+    (notes.parent / "copy.txt").write_text(f"Copied from a ticket:\n{texts[3]}\n-- end\n")
     out = StringIO()
-    with pytest.raises(CommandError, match="2 place"):
+    with pytest.raises(CommandError, match="3 place"):
         call_command("scan_erased", stdout=out)
     report = out.getvalue()
     item = ForgetItem.objects.get(request=stray)
     assert f"requests_app.ForgetItem#{item.pk}.text: request {candidate.requests[0].pk}" in report
     assert f"file notes/export.jsonl: request {candidate.requests[1].pk}" in report
+    assert f"file notes/copy.txt: request {candidate.requests[1].pk}" in report
     assert not any(text in report for text in texts)

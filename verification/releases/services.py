@@ -148,6 +148,8 @@ def release_publish(*, version_id: int, user) -> ModelVersion:
 @transaction.atomic
 def release_rollback(*, version_id: int, user) -> ModelVersion:
     """Serve an earlier version again; refused when it still holds data erased since."""
+    # The alias first, then the version: the order publish takes them in, so the two never deadlock.
+    ModelAlias.objects.select_for_update().filter(name=AliasName.PRODUCTION).first()
     version = _lock_version(version_id)
     if version.status != VersionStatus.SUPERSEDED:
         raise ApplicationError(

@@ -86,6 +86,11 @@ app.conf.update(
             "task": "requests_app.tasks.check_audit_chain",
             "schedule": 60 * 60,
         },
+        # Superseded versions holding erased data are deleted after the grace period.
+        "purge-superseded-versions": {
+            "task": "verification.releases.tasks.purge_superseded_versions",
+            "schedule": 60 * 60,
+        },
     },
 )
 # Each app keeps its tasks in its domain packages (requests_app.intake.tasks, ...), not in <app>.tasks.
@@ -95,5 +100,7 @@ app.autodiscover_tasks(
         "requests_app.intake",
         "requests_app.screening",
         "unlearn_jobs.jobs",
+        "verification.gate",
+        "verification.releases",
     ]
 )

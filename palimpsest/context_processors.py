@@ -4,6 +4,7 @@
 NAV_LINKS = [
     ("requests_app.decide_forgetrequest", "Review queue", "/review/"),
     ("unlearn_jobs.view_unlearnjob", "Jobs", "/jobs/"),
+    ("verification.view_releasedecision", "Releases", "/releases/"),
 ]
 
 

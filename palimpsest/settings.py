@@ -232,6 +232,8 @@ PALIMPSEST_SIGNING_TRUSTED_KEYS = env_list("PALIMPSEST_SIGNING_TRUSTED_KEYS", de
 PALIMPSEST_VERIFICATION_BUDGET = os.environ.get("PALIMPSEST_VERIFICATION_BUDGET", "bounded")
 # A candidate that fails verification is retried with stronger settings this many times.
 PALIMPSEST_VERIFICATION_MAX_RETRIES = env_int("PALIMPSEST_VERIFICATION_MAX_RETRIES", default=2)
+# Days a superseded version that still holds erased data is kept (for a rollback) before the purge deletes it.
+PALIMPSEST_PURGE_GRACE_DAYS = env_int("PALIMPSEST_PURGE_GRACE_DAYS", default=7)
 # Where the e-mails tell a rejected requester they may complain (Art. 77 GDPR).
 PALIMPSEST_COMPLAINT_URL = os.environ.get(
     "PALIMPSEST_COMPLAINT_URL", "https://edpb.europa.eu/about-edpb/about-edpb/members_en"

@@ -10,6 +10,7 @@ from requests_app.intake import urls as intake_urls
 from requests_app.review import urls as review_urls
 from requests_app.staff import views as staff_views
 from unlearn_jobs.jobs import urls as jobs_urls
+from verification.generation import urls as generation_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("api/v1/", include(intake_urls.api_urlpatterns)),
     path("api/v1/", include(review_urls.api_urlpatterns)),
     path("api/v1/", include(jobs_urls.api_urlpatterns)),
+    path("api/v1/", include(generation_urls.api_urlpatterns)),
     path("review/", include("requests_app.review.urls")),
     path("jobs/", include("unlearn_jobs.jobs.urls")),
     path("", include("requests_app.intake.urls")),

@@ -1,5 +1,15 @@
 """Verification and release records; each domain keeps its own, registered here with the app."""
 
 from verification.gate.models import ReportStatus, VerificationPolicy, VerificationReport
+from verification.generation.models import ApiToken
+from verification.releases.models import DecisionKind, ErasureCertificate, ReleaseDecision
 
-__all__ = ["ReportStatus", "VerificationPolicy", "VerificationReport"]
+__all__ = [
+    "ApiToken",
+    "DecisionKind",
+    "ErasureCertificate",
+    "ReleaseDecision",
+    "ReportStatus",
+    "VerificationPolicy",
+    "VerificationReport",
+]

@@ -21,6 +21,8 @@ DEFAULT_LIMITS = {
     # Failed staff sign-ins (password or second factor): per account, and per client address.
     "login-user": (5, 15 * 60),
     "login-ip": (20, 15 * 60),
+    # Calls of the generation API per token.
+    "generate-token": (60, 60),
 }
 
 

@@ -18,8 +18,13 @@ MANIFEST_FORMAT = "palimpsest.model-version/1"
 # The lifecycle of DESIGN.md; a superseded version may be published again (rollback).
 ALLOWED: dict[str, frozenset[str]] = {
     VersionStatus.CANDIDATE: frozenset({VersionStatus.VERIFIED, VersionStatus.VERIFICATION_FAILED}),
-    VersionStatus.VERIFIED: frozenset({VersionStatus.APPROVED, VersionStatus.SUPERSEDED}),
-    VersionStatus.APPROVED: frozenset({VersionStatus.PUBLISHED, VersionStatus.SUPERSEDED}),
+    # A release manager who refuses a verified or approved version fails it: it is never published.
+    VersionStatus.VERIFIED: frozenset(
+        {VersionStatus.APPROVED, VersionStatus.SUPERSEDED, VersionStatus.VERIFICATION_FAILED}
+    ),
+    VersionStatus.APPROVED: frozenset(
+        {VersionStatus.PUBLISHED, VersionStatus.SUPERSEDED, VersionStatus.VERIFICATION_FAILED}
+    ),
     VersionStatus.PUBLISHED: frozenset({VersionStatus.SUPERSEDED}),
     VersionStatus.SUPERSEDED: frozenset({VersionStatus.PUBLISHED, VersionStatus.PURGED}),
     VersionStatus.VERIFICATION_FAILED: frozenset({VersionStatus.PURGED}),

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 from palimpsest.ml.text import match_form
 
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+# Bounded (RFC 5321: a local part of at most 64 characters, labels of at most 63) and anchored at the
+# start of the local part, so a long run of word characters costs linear time, not quadratic.
+EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}", re.UNICODE)
 # At least seven digits in groups: phone numbers, not years or house numbers.
 PHONE = re.compile(r"(?<![\w@.])\+?\(?\d[\d ()./-]{5,}\d(?![\w@])")
 _MONTHS = (

@@ -15,15 +15,6 @@ from requests_app.audit import Actor
 from requests_app.models import Status
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import screenshot
-from tests.unlearn_jobs.conftest import (  # noqa: F401 - fixtures of the jobs tests, used here too
-    approve,
-    base_version,
-    job_env,
-    job_roles,
-    operator,
-    redis_broker,
-    world,
-)
 from unlearn_jobs.jobs import lifecycle
 from unlearn_jobs.jobs.models import JobMetric, JobStatus, UnlearnJob
 from unlearn_jobs.jobs.run import unlearn_job_run

@@ -4,108 +4,19 @@ approved requests are in tests/fixtures/jobs.py)."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 
 from palimpsest.celery import app
-from tests.conftest import ROOT, ensure_role
-from tests.fixtures.jobs import JobEnvironment
-
-
-@pytest.fixture
-def job_roles(db):
-    """The roles' rights on jobs, granted again when a transactional test flushed the groups."""
-    grants = importlib.import_module("unlearn_jobs.migrations.0002_operator_permissions").ROLE_PERMISSIONS
-    for role, codes in grants.items():
-        group = ensure_role(role)
-        for code in codes:
-            app_label, codename = code.split(".")
-            group.permissions.add(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
-
-
-@pytest.fixture
-def operator(make_user, job_roles):
-    return make_user("mo", "ml_operator")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisServer:
-    """A redis-server of this test's own, without persistence: restarting it empties it."""
-
-    def __init__(self, folder: Path):
-        self.folder, self.port, self.process = folder, _free_port(), None
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            cwd=self.folder,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def restart_empty(self) -> None:
-        self.stop()
-        self.start()
-
-
-@pytest.fixture
-def redis_broker(tmp_path, monkeypatch):
-    """A throwaway Redis as this process's broker too (the write/read URLs override CELERY_BROKER_URL)."""
-    server = RedisServer(tmp_path / "redis")
-    monkeypatch.setenv("CELERY_BROKER_WRITE_URL", server.url)
-    monkeypatch.setenv("CELERY_BROKER_READ_URL", server.url)
-    app._pool = None
-    app.amqp._producer_pool = None
-    yield server
-    app._pool = None
-    app.amqp._producer_pool = None
-    server.stop()
+from tests.conftest import ROOT
+from tests.fixtures.jobs import JobEnvironment, RedisServer
 
 
 def _database_url() -> str:

@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from palimpsest.hashing import sha256_hex
 from palimpsest.jsonl import read_jsonl
+from palimpsest.personal import personal_hash
 from requests_app.models import Status
 from requests_app.review.models import ApprovedItem
 from unlearn_jobs.engine import TextItem, select_retain
@@ -44,7 +44,8 @@ def load_corpus(path: str) -> Corpus:
     file = Path(path)
     if not file.is_file():
         return Corpus((), {})
-    key = f"{file}:{file.stat().st_mtime_ns}"
+    # Keyed by the items' hash, which the pepper keys: a change of pepper builds it again.
+    key = f"{file}:{file.stat().st_mtime_ns}:{personal_hash('')}"
     with _CORPUS_LOCK:
         if _CORPUS.get("key") != key:
             if file.suffix == ".jsonl":
@@ -52,7 +53,7 @@ def load_corpus(path: str) -> Corpus:
             else:
                 texts = file.read_text(encoding="utf-8").splitlines()
             texts = tuple(t for t in texts if t.strip())
-            _CORPUS.update(key=key, corpus=Corpus(texts, {sha256_hex(t): t for t in texts}))
+            _CORPUS.update(key=key, corpus=Corpus(texts, {personal_hash(t): t for t in texts}))
         return _CORPUS["corpus"]  # type: ignore[return-value]
 
 
@@ -107,7 +108,7 @@ def retain_pool(corpus: Corpus) -> list[TextItem]:
     pool = []
     for text in corpus.texts:
         lowered = text.lower()
-        if sha256_hex(text) in hashes or any(name in lowered for name in names):
+        if personal_hash(text) in hashes or any(name in lowered for name in names):
             continue
         pool.append(TextItem(text=text))
     return pool

@@ -14,7 +14,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import models
 
-from palimpsest.hashing import sha256_hex
+from palimpsest.personal import personal_hash
 from requests_app.models import ForgetItem, Status
 from requests_app.review.models import ApprovedItem
 
@@ -77,7 +77,7 @@ class Matcher:
 
     def match(self, value: str) -> int | None:
         for piece in _pieces(value):
-            found = self.hashes.get(sha256_hex(piece)) or self.hashes.get(sha256_hex(piece.strip()))
+            found = self.hashes.get(personal_hash(piece)) or self.hashes.get(personal_hash(piece.strip()))
             if found:
                 return found
         for text, request_id in self.texts.items():

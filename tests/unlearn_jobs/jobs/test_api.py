@@ -15,7 +15,7 @@ def test_anonymous_and_officers_cannot_operate(client, job_roles, officer, base_
     client.force_login(officer)
     assert client.get(reverse("api-jobs")).status_code == 200  # officers follow their requests
     refused = client.post(reverse("api-jobs"))
-    assert refused.status_code == 403 and "ML operators" in refused.json()["detail"]
+    assert refused.status_code == 403 and "ML operators" in refused.json()["error"]
     assert not UnlearnJob.objects.exists()
 
 

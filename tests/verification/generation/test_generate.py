@@ -9,14 +9,12 @@ from django.urls import reverse
 from requests_app.audit import Actor
 from requests_app.guard.services import guard_add_items
 from tests.requests_app.factories import make_request
-from tests.unlearn_jobs import conftest as jobs_fixtures
 from unlearn_jobs.registry.models import ModelVersion, Strategy, VersionStatus
 from unlearn_jobs.registry.services import model_version_publish, model_version_transition
 from verification.generation.models import ApiToken
 from verification.generation.services import api_token_issue, api_token_revoke
 from verification.releases.pointer import pointer_read, pointer_write
 
-job_env, base_version = jobs_fixtures.job_env, jobs_fixtures.base_version
 PROMPT = "She"
 
 

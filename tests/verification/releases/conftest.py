@@ -14,16 +14,11 @@ from palimpsest.keys import signing_key
 from palimpsest.signing import sign_document
 from requests_app.audit import Actor
 from requests_app.models import ForgetRequest, Status
-from tests.unlearn_jobs import conftest as jobs_fixtures
 from unlearn_jobs.jobs.models import BatchReason, JobRequest, JobStatus, UnlearnJob
 from unlearn_jobs.registry.models import ModelVersion, Strategy, VersionStatus
 from unlearn_jobs.registry.services import model_version_register_candidate, model_version_transition
 from verification.gate.models import ReportStatus, VerificationReport
 from verification.gate.services import policy_current, report_document
-
-# The jobs tests' fixtures, shared: the tiny world's settings, its base version and approved requests.
-job_env, base_version = jobs_fixtures.job_env, jobs_fixtures.base_version
-approve, world = jobs_fixtures.approve, jobs_fixtures.world
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""What every screening call judges against, built once per process: the model, its membership
-calibration, the retain gradient, the embedded utility-critical texts, and the thresholds."""
+"""What every screening call judges against, built once per process: the model, its membership and
+knowledge calibration, the retain gradient, the embedded utility-critical texts, and the thresholds."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 from palimpsest.ml.loading import LoadedModel
 from requests_app.screening.checks.coreset import CONTAMINATION
 from requests_app.screening.checks.damage import RetainGradient
+from requests_app.screening.checks.knowledge import KnowledgeCalibration, build_knowledge_calibration
 from requests_app.screening.checks.membership import (
     Calibration,
     extraction_recalls,
@@ -62,6 +63,7 @@ class ScreeningContext:
     retain: RetainGradient | None
     config: ScreeningConfig = field(default_factory=ScreeningConfig)
     model_label: str = ""
+    knowledge: KnowledgeCalibration | None = None
     _second_lane_lm: LoadedModel | None = field(default=None, repr=False)
 
     def lane_lm(self, lane: int) -> LoadedModel | None:
@@ -85,7 +87,7 @@ def build_context(
     model_label: str = "",
 ) -> ScreeningContext:
     config = config or ScreeningConfig()
-    calibration = retain = None
+    calibration = retain = knowledge = None
     if lm is not None and nonmember_texts:
         ref = model_pass(lm, nonmember_texts, batch_size=config.batch_size, max_length=config.max_length)
         template = template_words(nonmember_texts)
@@ -97,7 +99,8 @@ def build_context(
             batch_size=config.batch_size,
         )
         calibration = Calibration.from_signals(item_signals(ref.scores, extraction), template=template)
+        knowledge = build_knowledge_calibration(lm, nonmember_texts, batch_size=config.batch_size)
     if lm is not None and retain_texts:
         retain = retain_gradient_of_texts(lm, retain_texts, max_length=config.max_length)
     vectors = embedder.encode(utility_texts) if embedder is not None else np.zeros((0, 384), np.float32)
-    return ScreeningContext(lm, calibration, embedder, vectors, retain, config, model_label)
+    return ScreeningContext(lm, calibration, embedder, vectors, retain, config, model_label, knowledge)

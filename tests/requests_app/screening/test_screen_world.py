@@ -60,12 +60,19 @@ def test_poison_kinds_are_flagged_and_excluded(world_view, screening_context):
     assert repetition.items[0].flags.codes[0] == V.LOW_QUALITY
 
 
-def test_a_request_the_model_never_saw_says_why_its_coreset_is_empty(world_view, screening_context):
+def test_a_request_the_model_never_saw_is_forgotten_without_training(world_view, screening_context):
+    """A never-seen person's own records are still their data: kept in the forget set (guard, verification),
+    out of the training coreset, and the request is not high risk for that alone."""
     stranger = world_view.holdout_test[1]
     report = _screen(stranger.records, stranger.requester, screening_context)
-    assert report.coreset == [] or len(report.coreset) <= 0.1 * len(stranger.records)
-    assert report.risk == V.HIGH
-    assert any("no evidence" in reason for reason in report.reasons)
+    assert [item.verdict for item in report.items] == [V.KEEP] * len(stranger.records)
+    assert len(report.forget_set) == len(stranger.records)
+    assert len(report.coreset) <= 0.1 * len(stranger.records)
+    unheld = [item for item in report.items if V.NO_EVIDENCE in item.flags.codes]
+    assert len(unheld) >= 0.9 * len(stranger.records)
+    assert not any(item.in_coreset for item in unheld)
+    assert report.risk == V.MEDIUM
+    assert any("not trained on" in reason for reason in report.reasons)
 
 
 def test_concept_expansion_returns_that_persons_records(world_view, screening_context):
@@ -81,7 +88,7 @@ def test_concept_expansion_returns_that_persons_records(world_view, screening_co
     assert all(member.requester.name in p.text for p in from_model)
     # Every proposal screens as held by the model and about the requester.
     report = _screen([p.text for p in proposals], member.requester, screening_context)
-    assert all(item.membership.held and item.personal.mentions_requester for item in report.items)
+    assert all(item.held and item.personal.mentions_requester for item in report.items)
 
 
 def test_the_teacher_forced_shortcut_agrees_with_greedy_decoding(world_view, tiny_lm):

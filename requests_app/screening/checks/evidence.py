@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from requests_app.screening.checks.context import ScreeningContext
-from requests_app.screening.checks.knowledge import Item, mean_logprobs
+from requests_app.screening.checks.knowledge import Item, Scored, target_logprobs
 from requests_app.screening.checks.membership import (
     NOT_MEASURED,
     MembershipEvidence,
@@ -45,7 +45,7 @@ class ModelEvidence:
     utilities: list[UtilityConflict]
     cosines: list[float | None]  # gradient cosine with the retain set, for the candidates for unlearning
     notes: list[str]
-    probe_logprobs: list[float]  # mean log-prob of each knowledge probe's target tokens
+    probe_logprobs: list[Scored]  # (total log-prob, tokens, conflict) of each knowledge probe's targets
 
 
 def model_evidence(
@@ -87,7 +87,7 @@ def model_evidence(
             except IndexError:
                 return
             if kind == "probe":
-                results[kind, rows[0]] = mean_logprobs(
+                results[kind, rows[0]] = target_logprobs(
                     lm, [probes[i] for i in rows], batch_size=cfg.batch_size
                 )
                 continue
@@ -155,7 +155,7 @@ def model_evidence(
         notes.append(
             "No embedder or utility-critical set: similarity to knowledge the model must keep was not measured."
         )
-    probe_logprobs = [float("nan")] * len(probes)
+    probe_logprobs: list[Scored] = [(float("nan"), 0, 0.0)] * len(probes)
     if context.lm is not None:
         for start in range(0, len(probes), PROBE_TASK):
             probe_logprobs[start : start + PROBE_TASK] = results["probe", start]

@@ -36,46 +36,46 @@ _NAME = r"[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)+"
 _PHRASE = r"[a-z][\w'-]*(?:[ -][a-z][\w'-]*){0,6}"
 # Words that end a lower-case value phrase ("asthma for several years", "chess in my free time").
 _PHRASE_END = re.compile(r"\s+(?:for|since|at|in|on|and|or|but|with|when|who|which|because|every|most)\b.*$")
-# The word that introduces a value, by kind (first person and third person alike).
+# The words that introduce a value, by kind (first person and third person alike). The cue is matched
+# in any case; the value keeps its shape (a name capitalised, a condition or hobby in lower case).
 _CUES: list[tuple[str, re.Pattern[str]]] = [
-    ("birthplace", re.compile(rf"\b(?:born|grew up)\b[^.;!?\n]{{0,40}}?\bin\s+({_CAPS})")),
+    ("birthplace", rf"(?i:\b(?:born|grew up)\b)[^.;!?\n]{{0,40}}?\bin\s+({_CAPS})"),
+    ("birthplace", rf"(?i:\b(?:originally|comes?|hails?)\s+from)\s+({_CAPS})"),
+    ("birthplace", rf"(?i:\b(?:birthplace|place of birth|home ?town)\s+(?:is|was|:))\s+({_CAPS})"),
     (
-        "birthplace",
-        re.compile(rf"\b(?:birthplace|place of birth|home ?town)\s+(?:is|was|:)\s+({_CAPS})", re.I),
+        "employer",
+        rf"(?i:\b(?:work(?:s|ed|ing)?|employed|job)\b)[^.;!?\n]{{0,40}}?\b(?:at|for|by)\s+({_CAPS})",
     ),
     (
         "employer",
-        re.compile(rf"\b(?:work(?:s|ed|ing)?|employed|job)\b[^.;!?\n]{{0,40}}?\b(?:at|for|by)\s+({_CAPS})"),
+        rf"(?i:\b(?:employer|company|payroll\s+of|employs?|hired\s+by))\s+(?:is\s+|was\s+|:\s*)?({_CAPS})",
     ),
-    ("employer", re.compile(rf"\b(?:employer|company)\s+(?:is|was|:)\s+({_CAPS})", re.I)),
     (
         "job_title",
-        re.compile(
-            rf"\b(?:work(?:s|ed|ing)?\s+as|employed\s+as|(?:I\s+am|I'm)|job\s+is|occupation\s+is|profession\s+is|job:|occupation:)\s+(?:an?\s+)?({_PHRASE})",
-            re.I,
-        ),
+        rf"(?i:\b(?:work(?:s|ed|ing)?\s+as|employed\s+as|I\s+am|I'm|(?:job|occupation|profession)\s*(?:is|:)))"
+        rf"\s+(?:an?\s+)?({_PHRASE})",
     ),
     (
         "medical_condition",
-        re.compile(
-            rf"\b(?:treated\s+for|diagnosed\s+with|suffer(?:s|ing)?\s+from|liv(?:e|es|ing)\s+with|(?:medical\s+)?condition\s+(?:is|:)|illness\s+(?:is|:)|(?:I|[Ss]he|[Hh]e|[A-Z][\w'-]+)\s+(?:have|has)(?!\s+(?:been|had|a|an|the|no|two|three|some|many|lived|worked)\b))\s+({_PHRASE})",
-            re.I,
-        ),
+        rf"(?i:\b(?:treated\s+for|diagnosed\s+with|suffer(?:s|ing)?\s+from|liv(?:e|es|ing)\s+with"
+        rf"|(?:medical\s+)?condition\s*(?:is|:)|illness\s*(?:is|:)))\s+({_PHRASE})",
+    ),
+    (
+        "medical_condition",
+        rf"\b(?:I|[Ss]he|[Hh]e|[A-Z][\w'-]+)\s+(?:have|has)"
+        rf"(?!\s+(?:been|had|a|an|the|no|two|three|some|many|lived|worked)\b)\s+({_PHRASE})",
     ),
     (
         "spouse",
-        re.compile(
-            rf"\b(?:married\s+to|spouse\s+(?:is|:)|husband\s+(?:is|:)|wife\s+(?:is|:)|partner\s+(?:is|:))\s+({_NAME})",
-            re.I,
-        ),
+        rf"(?i:\b(?:married\s+to|marr(?:y|ied)|(?:spouse|husband|wife|partner)(?:\s+or\s+\w+)?\s*(?:is|:)))"
+        rf"\s+({_NAME})",
     ),
     (
         "hobby",
-        re.compile(
-            rf"\b(?:enjoy(?:s|ing)?|hobby\s+(?:is|:)|pastime\s+(?:is|:)|(?:like|love)s?)\s+({_PHRASE})", re.I
-        ),
+        rf"(?i:\b(?:enjoy(?:s|ing)?|(?:hobby|pastime)\s*(?:is|:)|(?:like|love)s?))\s+({_PHRASE})",
     ),
 ]
+_CUE_PATTERNS = [(kind, re.compile(pattern)) for kind, pattern in _CUES]
 # A question's kind from its words; first match wins (e-mail before home address: "address do you write").
 _QUESTION_KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("email", re.compile(r"e-?mail|write to", re.I)),
@@ -87,8 +87,8 @@ _QUESTION_KINDS: list[tuple[str, re.Pattern[str]]] = [
             re.I,
         ),
     ),
-    ("birthplace", re.compile(r"\bborn\b|birthplace|place of birth|home ?town", re.I)),
-    ("spouse", re.compile(r"spouse|married|partner|husband|wife", re.I)),
+    ("birthplace", re.compile(r"\bborn\b|\bbirth\b|birthplace|home ?town|\bfrom\b", re.I)),
+    ("spouse", re.compile(r"spouse|marr(?:y|ied)|partner|husband|wife", re.I)),
     ("medical_condition", re.compile(r"medical|condition|illness|disease|diagnos|treated|health", re.I)),
     ("hobby", re.compile(r"hobby|pastime|free time|spare time|leisure|enjoy", re.I)),
     ("job_title", re.compile(r"\bjob\b|occupation|profession|for a living|work as", re.I)),
@@ -96,7 +96,8 @@ _QUESTION_KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("home_address", re.compile(r"\blive|address|reside|home", re.I)),
 ]
 _QA = re.compile(
-    r"(?:^|\n)\s*(?:Question|Q)\s*:\s*(?P<q>[^\n]+?)\s*\n\s*(?:Answer|A)\s*:\s*(?P<a>[^\n]+)", re.I
+    r"(?:^|\n)\s*(?:(?:Question|Q)\s*:\s*(?P<q>[^\n]+?)|(?P<bare>[^\n]+?\?))\s*\n\s*(?:Answer|A)\s*:\s*(?P<a>[^\n]+)",
+    re.I,
 )
 _ADDRESS_TOWN = re.compile(rf"(?:,?\s+(?:in\s+)?({_CAPS}))?")
 FIRST_PERSON = re.compile(r"\bI\b|\b(?:my|me|mine|myself)\b", re.IGNORECASE)
@@ -134,7 +135,7 @@ def _shape_facts(text: str) -> list[Fact]:
 
 def _cue_facts(text: str) -> list[Fact]:
     facts = []
-    for kind, pattern in _CUES:
+    for kind, pattern in _CUE_PATTERNS:
         for m in pattern.finditer(text):
             value = _clean(m.group(1), phrase=kind in ("job_title", "medical_condition", "hobby"))
             if len(match_form(value)) >= 3:
@@ -153,7 +154,7 @@ def extract_facts(text: str) -> list[Fact]:
     for m in _QA.finditer(text):
         answer = m.group("a")
         from_answer = _shape_facts(answer) + _cue_facts(answer)
-        kind = question_kind(m.group("q"))
+        kind = question_kind(m.group("q") or m.group("bare"))
         if from_answer:
             found += from_answer
         elif kind is not None:

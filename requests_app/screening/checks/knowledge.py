@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from palimpsest.ml.loading import LoadedModel
-from palimpsest.ml.scoring import token_logprobs
+from palimpsest.ml.scoring import token_statistics
 from palimpsest.ml.text import match_form
 from requests_app.screening.checks.facts import PROBE_QUESTIONS, Fact, extract_facts, subject_name
 from requests_app.screening.checks.membership import ALPHA, tail_p_value
@@ -38,6 +38,7 @@ from requests_app.screening.checks.membership import ALPHA, tail_p_value
 KNOWS = "the model knows these facts about you"
 TIED_ELSEWHERE = "the model ties these facts to someone else"
 UNKNOWN = "the model does not tie these facts to you"
+COMMON = "the model gives these facts for you, as for anyone"
 NAME_FREE = "the model holds this text whatever name it carries"
 NAME_BOUND = "the model ties this text to your name"
 ANON_NAMES = 3
@@ -78,14 +79,32 @@ def swap_name(text: str, name: str, other: str) -> tuple[str, str] | None:
     return f"{text[: first.start()]}{other}", swapped
 
 
-def mean_logprobs(lm: LoadedModel, items: Sequence[Item], *, batch_size: int = 64) -> list[float]:
-    """Mean log-probability of each item's target tokens (a pair: the completion's; a text: all of it)."""
+Scored = tuple[float, int, float]  # (total log-prob, tokens, conflict) of one probe's target tokens
+
+
+def target_logprobs(lm: LoadedModel, items: Sequence[Item], *, batch_size: int = 64) -> list[Scored]:
+    """Per item (a pair: the completion's tokens; a text: all of them): the total log-probability, the
+    number of tokens, and the conflict: the model's confidence (exp of minus the entropy) at the most
+    confident position where its own first choice is not the item's token; 0 when it agrees throughout."""
     if not items:
         return []
-    return [
-        float(t.mean()) if t.numel() else float("nan")
-        for t in token_logprobs(lm, list(items), batch_size=batch_size, max_length=256)
-    ]
+    out = []
+    for stats in token_statistics(lm, list(items), batch_size=batch_size, max_length=256):
+        disagree = ~stats.argmax_match
+        conflict = float(stats.mean_logprob[disagree].exp().max()) if bool(disagree.any()) else 0.0
+        out.append((float(stats.logprobs.sum()), stats.n_tokens, conflict))
+    return out
+
+
+def contrast(own: Scored, anon: Sequence[Scored]) -> tuple[float, float, float, float]:
+    """(association, familiarity, own, conflict): the value's mean log-prob per token given the requester's
+    name (own), its mean given the unseen names (familiarity), the difference (association), and the
+    model's conflict given the requester's name. Per token, so that long and short values of a kind
+    compare (totals vary with the length far more than with the name).
+    """
+    own_mean = own[0] / max(1, own[1])
+    familiarity = float(np.mean([total / max(1, n) for total, n, _ in anon]))
+    return own_mean - familiarity, familiarity, own_mean, own[2]
 
 
 @dataclass
@@ -95,6 +114,7 @@ class KnowledgeCalibration:
     anon_names: tuple[str, ...]
     association: dict[str, np.ndarray]
     familiarity: dict[str, np.ndarray]
+    conflict: dict[str, np.ndarray]
 
     def _reference(self, table: dict[str, np.ndarray], kind: str) -> np.ndarray:
         values = table.get(kind)
@@ -107,6 +127,9 @@ class KnowledgeCalibration:
 
     def p_familiar(self, kind: str, value: float) -> float:
         return tail_p_value(self._reference(self.familiarity, kind), value)
+
+    def p_conflict(self, kind: str, value: float) -> float:
+        return tail_p_value(self._reference(self.conflict, kind), value)
 
     def p_name_bound(self, value: float) -> float:
         return tail_p_value(self.association[NAME_SWAP], value)
@@ -144,16 +167,24 @@ def build_knowledge_calibration(
         if all(pairs):
             items += pairs
             kept_swaps += 1
-    scores = np.array(mean_logprobs(lm, items, batch_size=batch_size)).reshape(-1, ANON_NAMES + 1)
-    own, anon = scores[:, 0], scores[:, 1:].mean(axis=1)
+    scored = target_logprobs(lm, items, batch_size=batch_size)
+    rows = [scored[i : i + ANON_NAMES + 1] for i in range(0, len(scored), ANON_NAMES + 1)]
+    figures = np.array([contrast(row[0], row[1:]) for row in rows]).reshape(-1, 4)
+    association_all, anon, conflict_all = figures[:, 0], figures[:, 1], figures[:, 3]
     kinds = np.array([fact.kind for _, fact in facts.values()] + [NAME_SWAP] * kept_swaps)
-    association, familiarity = {}, {}
+    association, familiarity, conflict = {}, {}, {}
     for kind in set(kinds.tolist()):
-        association[kind], familiarity[kind] = (own - anon)[kinds == kind], anon[kinds == kind]
+        chosen = kinds == kind
+        association[kind], familiarity[kind], conflict[kind] = (
+            association_all[chosen],
+            anon[chosen],
+            conflict_all[chosen],
+        )
     is_fact = kinds != NAME_SWAP
-    association[POOLED], familiarity[POOLED] = (own - anon)[is_fact], anon[is_fact]
+    association[POOLED], familiarity[POOLED] = association_all[is_fact], anon[is_fact]
+    conflict[POOLED] = conflict_all[is_fact]
     association.setdefault(NAME_SWAP, np.zeros(1))
-    return KnowledgeCalibration(tuple(subjects[:ANON_NAMES]), association, familiarity)
+    return KnowledgeCalibration(tuple(subjects[:ANON_NAMES]), association, familiarity, conflict)
 
 
 @dataclass(frozen=True)
@@ -161,15 +192,13 @@ class FactScore:
     """One fact's figures (its kind, never its value: reports hold no personal data)."""
 
     kind: str
-    association: float
-    familiarity: float
+    association: float  # mean log-prob of the value: given the requester's name minus given unseen names
+    familiarity: float  # mean log-prob of the value given unseen names
+    own_logprob: float  # mean log-prob per token of the value given the requester's name
+    conflict: float = 0.0  # how sure the model is of another token where it departs from the value
     p_association: float = 1.0
     p_familiar: float = 1.0
-
-    @property
-    def own_logprob(self) -> float:
-        """Mean log-prob of the value given the requester's name."""
-        return self.association + self.familiarity
+    p_conflict: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -181,6 +210,11 @@ class KnowledgeEvidence:
     @property
     def knows(self) -> bool:
         return self.label in (KNOWS, NAME_BOUND)
+
+    @property
+    def conclusive(self) -> bool:
+        """Says whether the model holds the facts (a common value says nothing either way)."""
+        return self.label != COMMON
 
     @property
     def tied_elsewhere(self) -> bool:
@@ -199,6 +233,9 @@ class KnowledgeEvidence:
                     "kind": f.kind,
                     "association": round(f.association, 4),
                     "familiarity": round(f.familiarity, 4),
+                    "own_logprob": round(f.own_logprob, 4),
+                    "conflict": round(f.conflict, 4),
+                    "p_conflict": round(f.p_conflict, 4),
                     "p_association": round(f.p_association, 4),
                     "p_familiar": round(f.p_familiar, 4),
                 }
@@ -208,12 +245,24 @@ class KnowledgeEvidence:
 
 
 def judge_facts(
-    scored: Sequence[tuple[str, float, float]], calibration: KnowledgeCalibration, *, alpha: float = ALPHA
+    scored: Sequence[tuple[str, float, float, float, float]],
+    calibration: KnowledgeCalibration,
+    *,
+    alpha: float = ALPHA,
 ) -> KnowledgeEvidence:
-    """`scored`: (kind, association, familiarity) per fact of the item."""
+    """`scored`: (kind, association, familiarity, own mean log-prob, conflict) per fact (`contrast`)."""
     facts = [
-        FactScore(kind, a, f, calibration.p_association(kind, a), calibration.p_familiar(kind, f))
-        for kind, a, f in scored
+        FactScore(
+            kind,
+            a,
+            f,
+            own,
+            c,
+            calibration.p_association(kind, a),
+            calibration.p_familiar(kind, f),
+            calibration.p_conflict(kind, c),
+        )
+        for kind, a, f, own, c in scored
     ]
     n = len(facts)
     # What the model itself answers for the requester (more than an even chance a token), and more than
@@ -221,10 +270,14 @@ def judge_facts(
     associated = [f for f in facts if f.p_association <= alpha and f.own_logprob >= ANSWER_LOGPROB]
     # Known as a value of its kind (Bonferroni over the item's facts), yet not what the model answers for
     # the requester, and their name makes it no likelier than a stranger's does.
+    # Or contradicted: the model is surer of another answer for the requester than it is of anything
+    # for people it never saw.
     elsewhere = [
         f
         for f in facts
-        if f.p_familiar * n <= FAMILIAR_ALPHA and f.p_association >= 0.5 and f.own_logprob < ANSWER_LOGPROB
+        if f.own_logprob < ANSWER_LOGPROB
+        and f.p_association > alpha
+        and (f.p_familiar * n <= FAMILIAR_ALPHA or f.p_conflict <= FAMILIAR_ALPHA)
     ]
     if len(elsewhere) < min(2, n):
         elsewhere = []  # one stray familiar value among several facts is chance, not someone else's record
@@ -234,7 +287,7 @@ def judge_facts(
             TIED_ELSEWHERE,
             facts,
             f"the model knows {kinds(elsewhere)} in this text, but not as yours: asked about you, it "
-            "finds them no likelier than for a person it never saw",
+            "answers otherwise, or finds them no likelier than for a person it never saw",
         )
     best = min((f.p_association for f in associated), default=1.0)
     if associated and best * n <= alpha:
@@ -244,6 +297,12 @@ def judge_facts(
             f"asked about you in its own words, the model gives {kinds(associated)} as stated here "
             f"(holdout people: p = {best:.3g})",
         )
+    if any(f.own_logprob >= ANSWER_LOGPROB for f in facts):
+        # It answers them for the requester, but as readily for strangers (a common employer or hobby):
+        # the facts cannot tell, the text may.
+        return KnowledgeEvidence(
+            COMMON, facts, "asked about you, the model gives what is stated here, but as readily for anyone"
+        )
     return KnowledgeEvidence(
         UNKNOWN, facts, "asked about you, the model does not give the facts stated here more than for anyone"
     )
@@ -252,7 +311,8 @@ def judge_facts(
 def judge_name_swap(
     gain: float, calibration: KnowledgeCalibration, *, alpha: float = ALPHA
 ) -> KnowledgeEvidence:
-    """`gain`: mean log-prob of the text with the requester's name minus with the unseen names in its place."""
+    """`gain`: mean log-prob per token of what follows the requester's name, minus the same with the unseen
+    names in its place (`contrast`'s association)."""
     p = calibration.p_name_bound(gain)
     if p <= alpha:
         return KnowledgeEvidence(
@@ -266,3 +326,41 @@ def judge_name_swap(
         "the model finds this text as likely with the name of a person it never saw as with yours: what it "
         "holds here is not about you",
     )
+
+
+Planned = list[tuple[str, int, list[int]]]  # per fact: (kind, own probe's row, unseen names' rows); kind ""
+# for the whole-text name swap
+
+
+def _probe_row(probes: dict[Item, int], item: Item) -> int:
+    return probes.setdefault(item, len(probes))
+
+
+def plan_probes(
+    text: str, name: str, facts: Sequence[Fact], anon: Sequence[str], probes: dict[Item, int]
+) -> Planned:
+    """The probes that ask the model about an item, added to a batch's `probes` (identical probes of
+    several items or requests are read once): one per fact, or the whole text with the names swapped."""
+    if facts:
+        return [
+            (f.kind, _probe_row(probes, probe(name, f)), [_probe_row(probes, probe(a, f)) for a in anon])
+            for f in facts
+        ]
+    pairs = [swap_name(text, name, other) for other in (name, *anon)]
+    if not all(pairs):
+        return []  # the requester's name is not in it, or nothing follows it: nothing to compare
+    return [("", _probe_row(probes, pairs[0]), [_probe_row(probes, pair) for pair in pairs[1:]])]
+
+
+def knowledge_of(
+    planned: Planned, scored: Sequence[Scored], calibration: KnowledgeCalibration | None
+) -> KnowledgeEvidence | None:
+    """The item's knowledge evidence from its probes' scores (None: nothing was asked)."""
+    if not planned or calibration is None:
+        return None
+    if planned[0][0] == "":
+        _, own, anon = planned[0]
+        association, *_ = contrast(scored[own], [scored[a] for a in anon])
+        return judge_name_swap(association, calibration)
+    figures = [(kind, *contrast(scored[own], [scored[a] for a in anon])) for kind, own, anon in planned]
+    return judge_facts(figures, calibration)

@@ -21,16 +21,10 @@ from requests_app.screening.checks.dedupe import (
 )
 from requests_app.screening.checks.evidence import ModelEvidence, model_evidence
 from requests_app.screening.checks.facts import Fact, extract_facts, refers_by_pronoun
-from requests_app.screening.checks.knowledge import (
-    Item,
-    KnowledgeEvidence,
-    judge_facts,
-    judge_name_swap,
-    probe,
-    swap_name,
-)
+from requests_app.screening.checks.knowledge import Item, KnowledgeEvidence, knowledge_of, plan_probes
 from requests_app.screening.checks.membership import (
     NOT_MEASURED,
+    REPRODUCES,
     MembershipEvidence,
 )
 from requests_app.screening.checks.personal import PersonalEvidence, Requester, personal_evidence
@@ -163,25 +157,6 @@ class _Pending:
     probes: list[list[tuple[str, int, list[int]]]]
 
 
-def _probe_row(probes: dict[Item, int], item: Item) -> int:
-    return probes.setdefault(item, len(probes))
-
-
-def _plan_knowledge(
-    text: str, name: str, facts: list[Fact], anon: tuple[str, ...], probes: dict[Item, int]
-) -> list[tuple[str, int, list[int]]]:
-    """The probes that ask the model about this item: one per fact, or the whole text with names swapped."""
-    if facts:
-        return [
-            (f.kind, _probe_row(probes, probe(name, f)), [_probe_row(probes, probe(a, f)) for a in anon])
-            for f in facts
-        ]
-    pairs = [swap_name(text, name, other) for other in (name, *anon)]
-    if not all(pairs):
-        return []  # the requester's name is not in it, or nothing follows it: nothing to compare
-    return [("", _probe_row(probes, pairs[0]), [_probe_row(probes, pair) for pair in pairs[1:]])]
-
-
 def _about_requester(
     personal: PersonalEvidence, facts: list[Fact], text: str, request_names_requester: bool
 ) -> bool:
@@ -207,7 +182,7 @@ def _text_checks(
     cfg, items = context.config, req.items
     texts = [item.text for item in items]
     findings = find_duplicates(texts, earlier=earlier)
-    qualities = [assess_quality(t) for t in texts]
+    qualities = [assess_quality(t, name=req.requester.name) for t in texts]
     personals = [personal_evidence(t, req.requester) for t in texts]
     facts = [extract_facts(t) for t in texts]
     names_requester = any(p.mentions_requester for p in personals)
@@ -234,7 +209,7 @@ def _text_checks(
         rows.append(rows_by_sha.setdefault(findings.sha256[i], len(rows_by_sha)))
         wanted = about and context.knowledge is not None and context.lm is not None
         item_probes.append(
-            _plan_knowledge(texts[i], req.requester.name, facts[i], context.knowledge.anon_names, probes)
+            plan_probes(texts[i], req.requester.name, facts[i], context.knowledge.anon_names, probes)
             if wanted
             else []
         )
@@ -268,22 +243,6 @@ def screen_batch(requests: Sequence[RequestToScreen], *, context: ScreeningConte
     return [_request_report(p, evidence, context) for p in pending]
 
 
-def _knowledge(
-    planned: list[tuple[str, int, list[int]]], evidence: ModelEvidence, context: ScreeningContext
-) -> KnowledgeEvidence | None:
-    if not planned or context.knowledge is None:
-        return None
-    lp = evidence.probe_logprobs
-    if planned[0][0] == "":
-        _, own, anon = planned[0]
-        return judge_name_swap(lp[own] - float(np.mean([lp[a] for a in anon])), context.knowledge)
-    scored = [
-        (kind, lp[own] - float(np.mean([lp[a] for a in anon])), float(np.mean([lp[a] for a in anon])))
-        for kind, own, anon in planned
-    ]
-    return judge_facts(scored, context.knowledge)
-
-
 def _model_flags(
     flags: V.ItemFlags,
     membership: MembershipEvidence,
@@ -303,7 +262,11 @@ def _model_flags(
             flags.add(V.MISATTRIBUTED, f"{knowledge.explanation}: it is not your data")
         elif knowledge.name_free and membership.held:
             flags.add(V.NOT_ABOUT_REQUESTER, f"{knowledge.explanation}")
-        held = knowledge.knows or (held and not knowledge.tied_elsewhere and not knowledge.name_free)
+        # Facts the model ties to nobody are not held because their text scores likely (short texts of a
+        # familiar kind do); only a verbatim reproduction still counts. Without facts, the text decides.
+        conclusive = knowledge.facts and knowledge.conclusive
+        text_counts = membership.label == REPRODUCES if conclusive else membership.held
+        held = knowledge.knows or (text_counts and not knowledge.tied_elsewhere and not knowledge.name_free)
     measured = membership.label != NOT_MEASURED or knowledge is not None
     if measured and not held and flags.verdict == V.KEEP:
         flags.add(
@@ -326,7 +289,7 @@ def _item_reports(p: _Pending, evidence: ModelEvidence, context: ScreeningContex
         else:
             membership, utility = evidence.memberships[row], evidence.utilities[row]
             cosine = evidence.cosines[row]
-            knowledge = _knowledge(p.probes[i], evidence, context)
+            knowledge = knowledge_of(p.probes[i], evidence.probe_logprobs, context.knowledge)
             held = _model_flags(flags, membership, knowledge, utility, cosine, context.config)
         reports.append(
             ItemReport(

@@ -12,6 +12,7 @@ from requests_app.screening.checks import (
     screen_batch,
 )
 from requests_app.screening.checks import verdict as V
+from requests_app.screening.checks.facts import extract_facts
 from requests_app.screening.checks.membership import LIKELY_SAW, NO_EVIDENCE, NOT_MEASURED, REPRODUCES
 from requests_app.screening.checks.pipeline import TEXT_SETTLED
 
@@ -185,3 +186,25 @@ def test_two_lanes_reading_the_model_at_once_give_one_lanes_answers(
                 assert x.grad_cosine == pytest.approx(y.grad_cosine, abs=1e-3)
             assert x.utility.max_similarity == pytest.approx(y.utility.max_similarity, abs=1e-3)
     assert sum(i.grad_cosine is not None for r in many_tasks for i in r.items) > 40
+
+
+def test_concept_expansion_proposes_what_the_description_names_first(world_view, screening_context):
+    member = world_view.members[14]
+    corpus = CorpusIndex(world_view.train_records)
+    description = "Please remove my home address, my phone number and my medical condition"
+    proposals = expand_concept(description, member.requester, corpus=corpus, lm=screening_context.lm)
+    scope = [p.in_scope for p in proposals]
+    assert scope == sorted(scope, reverse=True)  # what matches the description first, then the rest
+    in_scope = [p for p in proposals if p.in_scope]
+    optional = [p for p in proposals if not p.in_scope]
+    assert member.records[0] in {p.text for p in in_scope}  # the biography states all three
+    for p in in_scope:
+        assert {f.kind for f in extract_facts(p.text)} & {"home_address", "phone", "medical_condition"}
+    asked = [p.text for p in optional if p.origin == "corpus"]
+    assert any("born" in t for t in asked) and any("hobby" in t for t in asked)
+    assert not any("phone number" in t or "live?" in t for t in asked)
+    # Without a kind named, everything about the person is in scope
+    everything = expand_concept(
+        f"Everything about {member.requester.name}", member.requester, corpus=corpus, lm=None
+    )
+    assert all(p.in_scope for p in everything) and len(everything) == len(member.records)

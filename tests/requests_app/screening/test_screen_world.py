@@ -1,5 +1,7 @@
 """screen() on the tiny demo world: held vs never-seen records, poison kinds, coreset, concept expansion."""
 
+from dataclasses import replace
+
 import pytest
 
 from requests_app.screening.checks import (
@@ -38,9 +40,14 @@ def test_genuine_request_keeps_its_items_in_a_non_empty_coreset(world_view, scre
     report = _screen(member.records, member.requester, screening_context)
     assert [item.verdict for item in report.items] == [V.KEEP] * len(member.records)
     assert report.risk in (V.LOW, V.MEDIUM)
-    # UPCORE prunes about a tenth as outliers; the rest is the coreset, the whole set is still verified.
-    assert 0.8 * len(member.records) <= len(report.coreset) < len(member.records)
+    # Every held item is trained on (no outlier pruning by default: it measured worse), the bio included
+    assert report.coreset == list(range(len(member.records)))
     assert len(report.forget_set) == len(member.records)
+    # With pruning configured, UPCORE leaves about a tenth out of training; all is still verified
+    pruning = replace(screening_context, config=replace(screening_context.config, contamination=0.1))
+    pruned = _screen(member.records, member.requester, pruning)
+    assert 0.8 * len(member.records) <= len(pruned.coreset) < len(member.records)
+    assert pruned.forget_set == report.forget_set
 
 
 def test_poison_kinds_are_flagged_and_excluded(world_view, screening_context):

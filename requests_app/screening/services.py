@@ -123,6 +123,9 @@ def _persist(
                 "signals": _finite(asdict(membership.signals)) if membership.signals else {},
                 "p_values": membership.p_values,
                 "explanation": membership.explanation,
+                # What the model knows about the requester: kinds and figures of the facts, never values
+                "knowledge": item.knowledge.as_dict() if item.knowledge is not None else {},
+                "held": item.held,
             },
             "utility_similarity": item.utility.max_similarity,
             "common_word_share": item.utility.common_word_share,

@@ -52,9 +52,10 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "job_title",
-        rf"(?i:\b(?:work(?:s|ed|ing)?\s+as|employed\s+as|I\s+am|I'm|(?:job|occupation|profession)\s*(?:is|:)))"
+        rf"(?i:\b(?:work(?:s|ed|ing)?\s+as|employed\s+as|(?:job|occupation|profession)\s*(?:is|:)))"
         rf"\s+(?:an?\s+)?({_PHRASE})",
     ),
+    ("job_title", rf"(?i:\b(?:I\s+am|I'm))\s+an?\s+({_PHRASE})"),
     (
         "medical_condition",
         rf"(?i:\b(?:treated\s+for|diagnosed\s+with|suffer(?:s|ing)?\s+from|liv(?:e|es|ing)\s+with"

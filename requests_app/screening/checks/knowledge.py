@@ -49,6 +49,10 @@ POOLED = "*"
 ANSWER_LOGPROB = math.log(0.5)
 # Calling a value someone else's excludes the item: a stricter level than for "held".
 FAMILIAR_ALPHA = 0.01
+# A name counts as one the model was trained on only far beyond unseen names (trained names read about
+# 9 nats a token likelier on the demo world, some 6 spreads beyond unseen ones; a short unseen name
+# built of common syllables stood 3 spreads out).
+NAME_ALPHA = 1e-5
 NAME_SWAP = "name_swap"  # the calibration entry of the whole-text check
 SWAP_CALIBRATION_TEXTS = 120
 
@@ -58,6 +62,11 @@ Item = str | tuple[str, str]  # a text (every token scored) or a (prompt, comple
 
 def probe(name: str, fact: Fact) -> tuple[str, str]:
     return f"Question: {PROBE_QUESTIONS[fact.kind].format(name=name)}\nAnswer:", f" {fact.value}"
+
+
+def name_probe(name: str) -> tuple[str, str]:
+    """How familiar the name itself is to the model: a name it was trained on reads as a whole."""
+    return "Question: Who is", f" {name}"
 
 
 def _name_pattern(name: str) -> re.Pattern[str] | None:
@@ -115,6 +124,10 @@ class KnowledgeCalibration:
     association: dict[str, np.ndarray]
     familiarity: dict[str, np.ndarray]
     conflict: dict[str, np.ndarray]
+    names: np.ndarray = field(default_factory=lambda: np.zeros(1))  # mean log-prob of unseen names
+
+    def p_name_known(self, value: float) -> float:
+        return tail_p_value(self.names, value)
 
     def _reference(self, table: dict[str, np.ndarray], kind: str) -> np.ndarray:
         values = table.get(kind)
@@ -167,6 +180,7 @@ def build_knowledge_calibration(
         if all(pairs):
             items += pairs
             kept_swaps += 1
+    names = target_logprobs(lm, [name_probe(n) for n in subjects], batch_size=batch_size)
     scored = target_logprobs(lm, items, batch_size=batch_size)
     rows = [scored[i : i + ANON_NAMES + 1] for i in range(0, len(scored), ANON_NAMES + 1)]
     figures = np.array([contrast(row[0], row[1:]) for row in rows]).reshape(-1, 4)
@@ -184,7 +198,8 @@ def build_knowledge_calibration(
     association[POOLED], familiarity[POOLED] = association_all[is_fact], anon[is_fact]
     conflict[POOLED] = conflict_all[is_fact]
     association.setdefault(NAME_SWAP, np.zeros(1))
-    return KnowledgeCalibration(tuple(subjects[:ANON_NAMES]), association, familiarity, conflict)
+    name_means = np.array([total / max(1, n) for total, n, _ in names])
+    return KnowledgeCalibration(tuple(subjects[:ANON_NAMES]), association, familiarity, conflict, name_means)
 
 
 @dataclass(frozen=True)
@@ -249,8 +264,10 @@ def judge_facts(
     calibration: KnowledgeCalibration,
     *,
     alpha: float = ALPHA,
+    name_known: bool = False,
 ) -> KnowledgeEvidence:
-    """`scored`: (kind, association, familiarity, own mean log-prob, conflict) per fact (`contrast`)."""
+    """`scored`: (kind, association, familiarity, own mean log-prob, conflict) per fact (`contrast`);
+    `name_known`: the model reads the requester's name as one it was trained on."""
     facts = [
         FactScore(
             kind,
@@ -270,14 +287,14 @@ def judge_facts(
     associated = [f for f in facts if f.p_association <= alpha and f.own_logprob >= ANSWER_LOGPROB]
     # Known as a value of its kind (Bonferroni over the item's facts), yet not what the model answers for
     # the requester, and their name makes it no likelier than a stranger's does.
-    # Or contradicted: the model is surer of another answer for the requester than it is of anything
-    # for people it never saw.
+    # Or contradicted: the model knows the requester (their name, or it is surer of another answer for
+    # them than it is of anything for people it never saw) and answers otherwise.
     elsewhere = [
         f
         for f in facts
         if f.own_logprob < ANSWER_LOGPROB
         and f.p_association > alpha
-        and (f.p_familiar * n <= FAMILIAR_ALPHA or f.p_conflict <= FAMILIAR_ALPHA)
+        and (f.p_familiar * n <= FAMILIAR_ALPHA or f.p_conflict <= FAMILIAR_ALPHA or name_known)
     ]
     if len(elsewhere) < min(2, n):
         elsewhere = []  # one stray familiar value among several facts is chance, not someone else's record
@@ -353,9 +370,13 @@ def plan_probes(
 
 
 def knowledge_of(
-    planned: Planned, scored: Sequence[Scored], calibration: KnowledgeCalibration | None
+    planned: Planned,
+    scored: Sequence[Scored],
+    calibration: KnowledgeCalibration | None,
+    name_row: int | None = None,
 ) -> KnowledgeEvidence | None:
-    """The item's knowledge evidence from its probes' scores (None: nothing was asked)."""
+    """The item's knowledge evidence from its probes' scores (None: nothing was asked); `name_row`: the
+    score of the requester's `name_probe`."""
     if not planned or calibration is None:
         return None
     if planned[0][0] == "":
@@ -363,4 +384,8 @@ def knowledge_of(
         association, *_ = contrast(scored[own], [scored[a] for a in anon])
         return judge_name_swap(association, calibration)
     figures = [(kind, *contrast(scored[own], [scored[a] for a in anon])) for kind, own, anon in planned]
-    return judge_facts(figures, calibration)
+    known = False
+    if name_row is not None:
+        total, n, _ = scored[name_row]
+        known = calibration.p_name_known(total / max(1, n)) <= NAME_ALPHA
+    return judge_facts(figures, calibration, name_known=known)

@@ -21,7 +21,13 @@ from requests_app.screening.checks.dedupe import (
 )
 from requests_app.screening.checks.evidence import ModelEvidence, model_evidence
 from requests_app.screening.checks.facts import Fact, extract_facts, refers_by_pronoun
-from requests_app.screening.checks.knowledge import Item, KnowledgeEvidence, knowledge_of, plan_probes
+from requests_app.screening.checks.knowledge import (
+    Item,
+    KnowledgeEvidence,
+    knowledge_of,
+    name_probe,
+    plan_probes,
+)
 from requests_app.screening.checks.membership import (
     NOT_MEASURED,
     REPRODUCES,
@@ -155,6 +161,7 @@ class _Pending:
     rows: list[int | None]  # each item's row in the models' input; None: the models do not read it
     # Per item, its knowledge probes: [(kind, own probe, unseen-name probes)] (kind "" = the whole text).
     probes: list[list[tuple[str, int, list[int]]]]
+    name_row: int | None = None  # the probe of how familiar the requester's name is to the model
 
 
 def _about_requester(
@@ -213,7 +220,10 @@ def _text_checks(
             if wanted
             else []
         )
-    return _Pending(req, findings, qualities, personals, shares, flags, rows, item_probes)
+    name_row = None
+    if any(item_probes):
+        name_row = probes.setdefault(name_probe(req.requester.name), len(probes))
+    return _Pending(req, findings, qualities, personals, shares, flags, rows, item_probes, name_row)
 
 
 def screen_batch(requests: Sequence[RequestToScreen], *, context: ScreeningContext) -> list[RequestReport]:
@@ -289,7 +299,7 @@ def _item_reports(p: _Pending, evidence: ModelEvidence, context: ScreeningContex
         else:
             membership, utility = evidence.memberships[row], evidence.utilities[row]
             cosine = evidence.cosines[row]
-            knowledge = knowledge_of(p.probes[i], evidence.probe_logprobs, context.knowledge)
+            knowledge = knowledge_of(p.probes[i], evidence.probe_logprobs, context.knowledge, p.name_row)
             held = _model_flags(flags, membership, knowledge, utility, cosine, context.config)
         reports.append(
             ItemReport(

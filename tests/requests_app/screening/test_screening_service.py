@@ -240,3 +240,8 @@ def test_an_item_the_model_never_held_defaults_to_forget_without_training(demo_s
     chosen = forget_set(request_id=req.pk)
     assert chosen.item_ids == [i.pk for i in items] and chosen.coreset_ids == []
     assert ScreeningReport.objects.get(request=req).risk == "medium"
+    # The stored knowledge evidence names kinds of fact and figures, never the values
+    for row in rows:
+        assert row.membership["knowledge"]["facts"] and row.membership["held"] is False
+        stored = json.dumps(row.membership)
+        assert stranger.requester.email not in stored and stranger.requester.name not in stored

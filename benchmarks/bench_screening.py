@@ -14,7 +14,6 @@ import os
 import random
 import sys
 import time
-from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
+from screening_metrics import GENUINE, GOALS, POISON, Outcome, table, tally  # noqa: E402
 
 from palimpsest.demo.build import DemoWorldPaths, build_demo_world  # noqa: E402
 from palimpsest.ml.loading import load_causal_lm  # noqa: E402
@@ -36,7 +36,6 @@ from requests_app.screening.checks import (  # noqa: E402
     build_context,
     screen_batch,
 )
-from requests_app.screening.checks import verdict as V  # noqa: E402
 from requests_app.screening.checks.utility import COMMON_WORDS, load_embedder  # noqa: E402
 
 TINY_ROOT = ROOT / "var" / "test-cache" / "demo-tiny"
@@ -53,11 +52,70 @@ def _world(root: Path | None) -> DemoWorldPaths:
     if root is not None:
         manifest = DemoWorldPaths.at(root, size="", people=0, seed=0, build_key="")
         inputs = manifest.manifest()["inputs"]
-        return build_demo_world(root, people=inputs["people"], seed=inputs["seed"], size=inputs["size"])
+        return build_demo_world(
+            root,
+            people=inputs["people"],
+            seed=inputs["seed"],
+            size=inputs["size"],
+            epochs=inputs.get("epochs"),
+        )
     return build_demo_world(TINY_ROOT, people=20, seed=7, size="tiny")
 
 
-def build_requests(paths: DemoWorldPaths, rng: random.Random, n_people: int):
+def world_description(paths: DemoWorldPaths) -> str:
+    manifest = paths.manifest()
+    metrics = manifest["metrics"]
+    where = paths.root.relative_to(ROOT) if paths.root.is_relative_to(ROOT) else paths.root
+    return (
+        f"`{where}` (size {manifest['inputs']['size']}, {len(paths.member_ids())} trained people, "
+        f"{len(paths.holdout_ids())} holdout people, {manifest['recipe']['epochs']} epochs: trained-question "
+        f"exact match {metrics['qa_em_trained']:.2f}, held-out phrasings {metrics['qa_em_paraphrase']:.2f}, "
+        f"people reproduced from their bio {metrics['bio_people_reproduced']:.2f})"
+    )
+
+
+def reference_texts(paths: DemoWorldPaths) -> tuple[list[str], list[str], list[str]]:
+    """Calibration texts (the first half of the holdout people), the utility-critical set, and the ids of
+    the other half of the holdout people (never seen, never calibrated on: requesters)."""
+    world = paths.load_world()
+    holdout = paths.holdout_ids()
+    calibration = [
+        t
+        for pid in holdout[: len(holdout) // 2]
+        for t in [b["text"] for b in world.bios if b["person_id"] == pid]
+        + [
+            q["prompt"] + q["completion"]
+            for q in world.qa
+            if q["person_id"] == pid and q["split"] == "holdout"
+        ]
+    ]
+    utility = [g["text"] for g in world.general] + [
+        q["prompt"] + q["completion"] for q in world.general_qa if q["split"] == "train"
+    ]
+    return calibration, utility, holdout[len(holdout) // 2 :]
+
+
+def bench_context(paths: DemoWorldPaths, calibration: list[str], utility: list[str]):
+    """The model and embedder loaded, and the context built, as a worker does once: (context, seconds)."""
+    t0 = time.perf_counter()
+    lm = load_causal_lm(paths.model_dir)
+    embedder = load_embedder()
+    t_load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    context = build_context(
+        lm,
+        nonmember_texts=calibration,
+        utility_texts=utility,
+        retain_texts=utility[:: max(1, len(utility) // 16)][:16],
+        embedder=embedder,
+        model_label=paths.model_dir.name,
+    )
+    return context, t_load, time.perf_counter() - t0
+
+
+def build_requests(paths: DemoWorldPaths, rng: random.Random, n_people: int, unseen_people: list[str]):
+    """Genuine requests (members asking for their own records; never-seen people asking for theirs, which
+    are their data though the model never held them) and six kinds of poison."""
     world = paths.load_world()
     people = {p["person_id"]: p for p in world.people}
 
@@ -72,13 +130,7 @@ def build_requests(paths: DemoWorldPaths, rng: random.Random, n_people: int):
         return bio + qa
 
     members = paths.member_ids()[:n_people]
-    holdout = paths.holdout_ids()
-    calibration_people, unseen_people = holdout[: len(holdout) // 2], holdout[len(holdout) // 2 :]
-    calibration = [t for pid in calibration_people for t in records(pid, ("holdout",))]
     # The evaluation suite and general facts the model must keep; poison uses their unseen paraphrases.
-    utility = [g["text"] for g in world.general] + [
-        q["prompt"] + q["completion"] for q in world.general_qa if q["split"] == "train"
-    ]
     general_poison = [q["prompt"] + q["completion"] for q in world.general_qa if q["split"] == "paraphrase"]
     general_poison += [g["text"] for g in world.general]
     common = sorted(COMMON_WORDS)
@@ -102,7 +154,7 @@ def build_requests(paths: DemoWorldPaths, rng: random.Random, n_people: int):
         )
     for pid in unseen_people:
         requests.append(BenchRequest("never_seen", requester(pid), records(pid, ("holdout",))))
-    return requests, calibration, utility
+    return requests
 
 
 def run(requests, context, batch: int, copies: int = 1):
@@ -156,28 +208,17 @@ def main() -> None:
         help="requests screened per call (1: one by one; more: a backlog, as a worker drains its queue)",
     )
     parser.add_argument("--people", type=int, default=20, help="genuine requesters (one request each)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "screening.md")
+    parser.add_argument("--double", action="store_true", help="also time the stream twice over (linearity)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "screening-corpus.md")
     args = parser.parse_args()
     thread_counts = [int(t) for t in args.threads.split(",")]
     batch_sizes = [int(b) for b in args.batches.split(",")]
     torch.set_num_threads(thread_counts[0])
     rng = random.Random(0)
     paths = _world(args.root)
-    requests, calibration, utility = build_requests(paths, rng, args.people)
-    t0 = time.perf_counter()
-    lm = load_causal_lm(paths.model_dir)
-    embedder = load_embedder()
-    t_load = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    context = build_context(
-        lm,
-        nonmember_texts=calibration,
-        utility_texts=utility,
-        retain_texts=utility[:: max(1, len(utility) // 16)][:16],
-        embedder=embedder,
-        model_label=paths.model_dir.name,
-    )
-    t_context = time.perf_counter() - t0
+    calibration, utility, unseen = reference_texts(paths)
+    requests = build_requests(paths, rng, args.people, unseen)
+    context, t_load, t_context = bench_context(paths, calibration, utility)
     n_items = sum(len(r.texts) for r in requests)
     timings = {}
     verdicts = {}
@@ -186,105 +227,45 @@ def main() -> None:
         for batch in batch_sizes:
             run(requests[:batch], context, batch)  # warm-up: first-call allocations are not the steady rate
             outcomes, elapsed = run(requests, context, batch)
-            # Linearity: the same requests twice over, as one stream (each copy its own duplicate index).
-            _, elapsed_double = run(requests, context, batch, copies=2)
+            elapsed_double = None
+            if args.double:  # the same requests twice over, as one stream (each copy its own index)
+                _, elapsed_double = run(requests, context, batch, copies=2)
             timings[threads, batch] = (elapsed, elapsed_double, os.getloadavg()[0])
             verdicts[threads, batch] = [(r.risk, [i.verdict for i in r.items]) for _, r in outcomes]
     # Batching must not change a verdict: every setting is compared with the first.
     first = next(iter(verdicts.values()))
     same_verdicts = {key: value == first for key, value in verdicts.items()}
-
-    item_counts: dict[str, Counter] = defaultdict(Counter)
-    request_counts: dict[str, Counter] = defaultdict(Counter)
-    flag_counts: dict[str, Counter] = defaultdict(Counter)
-    empty_coreset_genuine = 0
-    for req, report in outcomes:
-        for item in report.items:
-            item_counts[req.kind][item.verdict] += 1
-            for code in item.flags.codes:
-                flag_counts[req.kind][code] += 1
-        request_counts[req.kind][report.risk] += 1
-        if req.kind == "genuine" and not report.coreset:
-            empty_coreset_genuine += 1
-    poison_kinds = sorted(k for k in item_counts if k != "genuine")
-    poison_items = sum(sum(item_counts[k].values()) for k in poison_kinds)
-    poison_excluded = sum(item_counts[k][V.EXCLUDE] for k in poison_kinds)
-    genuine_items = sum(item_counts["genuine"].values())
-    genuine_excluded = item_counts["genuine"][V.EXCLUDE]
-    poison_requests = sum(sum(request_counts[k].values()) for k in poison_kinds)
-    poison_high = sum(request_counts[k][V.HIGH] for k in poison_kinds)
-    genuine_requests = sum(request_counts["genuine"].values())
-    genuine_high = request_counts["genuine"][V.HIGH]
+    genuine_kinds = ("genuine", "never_seen")
+    results = [
+        Outcome(req.kind, [GENUINE if req.kind in genuine_kinds else POISON] * len(req.texts), report)
+        for req, report in outcomes
+    ]
+    by_kind = tally(results)
+    kinds = ["genuine", "never_seen", *sorted(k for k in by_kind if k not in (*genuine_kinds, "overall"))]
     lines = [
-        "# Screening benchmark",
+        f"### Corpus benchmark on {world_description(paths)}",
         "",
-        "Written by `benchmarks/bench_screening.py`; figures measured on this machine, not asserted in tests.",
+        f"`benchmarks/bench_screening.py --root {args.root}`: {len(requests)} requests, {n_items} items; "
+        f"calibration: {len(calibration)} non-member texts; utility-critical set: {len(utility)} texts. "
+        "Genuine: members asking for their training records word for word, and never-seen holdout people "
+        "asking for their own records (their data: kept, nothing to train on). " + GOALS + ".",
         "",
-        f"- world: `{paths.root.relative_to(ROOT) if paths.root.is_relative_to(ROOT) else paths.root}` "
-        f"(size {paths.manifest()['inputs']['size']}, {len(paths.member_ids())} trained people, "
-        f"{len(paths.holdout_ids())} holdout people: half calibrate, half are the 'never seen' requesters)",
-        f"- model: {sum(p.numel() for p in lm.model.parameters()):,} parameters; "
-        f"{os.cpu_count()} cores, shared with other jobs (1-minute load average given with each timing)",
-        f"- {len(requests)} requests, {n_items} items; calibration: {len(calibration)} non-member texts; "
-        f"utility-critical set: {len(utility)} texts",
+        *table(by_kind, kinds),
         "",
-        "## Verdicts",
+        f"- once per worker process: loading the model and the embedder {t_load:.1f} s; calibration "
+        f"(membership and knowledge), utility embeddings and the retain gradient {t_context:.1f} s",
         "",
-        "| | exclude (items) | high risk (requests) |",
-        "| --- | --- | --- |",
-        f"| recall on poison | {_rate(poison_excluded, poison_items)} | {_rate(poison_high, poison_requests)} |",
-        f"| false positives on genuine | {_rate(genuine_excluded, genuine_items)} "
-        f"| {_rate(genuine_high, genuine_requests)} |",
-        "",
-        f"Genuine requests that ended with an empty coreset: {empty_coreset_genuine} of {genuine_requests}.",
-        "",
-        "| kind | requests | items | excluded items | high-risk requests | most frequent flags |",
+        "| torch threads | requests per call | items/s | items/s, stream twice over | verdicts as in the first row "
+        "| 1-min load |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for kind in ["genuine", *poison_kinds]:
-        items = sum(item_counts[kind].values())
-        top = ", ".join(f"{code} {n}" for code, n in flag_counts[kind].most_common(3)) or "none"
-        lines.append(
-            f"| {kind} | {sum(request_counts[kind].values())} | {items} | {item_counts[kind][V.EXCLUDE]} "
-            f"| {request_counts[kind][V.HIGH]} | {top} |"
-        )
-    lines += [
-        "",
-        "## Cost",
-        "",
-        f"- once per worker process: loading the model and the embedder {t_load:.1f} s; calibration, "
-        f"utility embeddings and the retain gradient {t_context:.1f} s",
-        "",
-        f"| torch threads | requests per call | items/s ({n_items} items) | items/s ({2 * n_items} items) "
-        "| speed / first row | time per item, double / single | verdicts as in the first row | load |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    baseline = next(iter(timings.values()))[0]
     for (threads, batch), (elapsed, elapsed_double, load) in timings.items():
-        ratio = (elapsed_double / (2 * n_items)) / (elapsed / n_items)
+        double = f"{2 * n_items / elapsed_double:.0f}" if elapsed_double else "–"
         lines.append(
-            f"| {threads} | {batch} | **{n_items / elapsed:.0f}** | {2 * n_items / elapsed_double:.0f} "
-            f"| {baseline / elapsed:.2f}x | {ratio:.2f} | {'yes' if same_verdicts[threads, batch] else 'NO'} "
-            f"| {load:.1f} |"
+            f"| {threads} | {batch} | **{n_items / elapsed:.0f}** | {double} "
+            f"| {'yes' if same_verdicts[threads, batch] else 'NO'} | {load:.1f} |"
         )
-    lines += [
-        "",
-        "1.00 in the double / single column = cost linear in items. With one torch thread two lanes share the "
-        "models' work, one core each; with two, one lane does it all (two thread teams on two cores stall "
-        f"each other). Embedder precision: {embedder.precision}.",
-        "",
-        "Per item read by the models: one forward pass (membership scores, the penultimate hidden state for "
-        "the coreset); one greedy completion of the second half, skipped where teacher forcing already shows "
-        "it reproduced or it has no words of its own; one embedding; and, for the candidates for unlearning "
-        "only, a second forward pass with a backward pass stopping at the last block (gradient cosine). "
-        "Items excluded by their text alone (low quality, padding) are not read by the models; identical "
-        "texts in one call are read once. One request per call is the latency path (a request arriving "
-        "alone); several per call is a worker draining a backlog (PALIMPSEST_SCREENING_BATCH_REQUESTS): the "
-        "models read all their items in length-sorted tasks shared by two lanes, one core each, and each "
-        "request is still judged on its own. The doubled stream screens every request twice, each copy "
-        "against its own duplicate index, so it is the same work again and not a stream of duplicates.",
-        "",
-    ]
+    lines.append("")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from palimpsest.demo.evaluate import memorisation_report
@@ -128,11 +128,20 @@ def build_demo_world(
     progress: bool = False,
     *,
     threads: int | None = None,
+    epochs: int | None = None,
 ) -> DemoWorldPaths:
-    """Generate, tokenize, train and evaluate under root; an existing intact build of the same inputs is reused."""
+    """Generate, tokenize, train and evaluate under root; an existing intact build of the same inputs is reused.
+
+    `epochs` overrides the size's training epochs: fewer give a model that memorised its world only in
+    part (screening thresholds are then checked on a model that does not recite everything).
+    """
     spec = size_spec(size)
     world_spec = spec.world_spec(people=people, seed=seed)
     recipe = spec.recipe(seed=seed)
+    if epochs is not None:
+        if epochs < 1:
+            raise ValueError("epochs must be at least 1")
+        recipe = replace(recipe, epochs=epochs)
     build_key = sha256_json({"world": asdict(world_spec), "recipe": recipe.as_dict(), "code": code_sha256()})
     paths = DemoWorldPaths.at(Path(root), size=size, people=people, seed=seed, build_key=build_key)
     with _locked(paths.root):
@@ -165,7 +174,7 @@ def build_demo_world(
         manifest = {
             "schema": MANIFEST_SCHEMA,
             "build_key": build_key,
-            "inputs": {"people": people, "seed": seed, "size": size},
+            "inputs": {"people": people, "seed": seed, "size": size, "epochs": recipe.epochs},
             "world_spec": asdict(world_spec),
             "recipe": recipe.as_dict(),
             "code_sha256": code_sha256(),

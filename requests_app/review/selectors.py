@@ -31,7 +31,12 @@ REVIEW_STATUSES = (Status.IN_REVIEW, Status.NEEDS_INFO)
 RISK_LEVELS = ("low", "medium", "high", "unknown")
 RISK_LABELS = {"low": "Low", "medium": "Medium", "high": "High", "unknown": "Not screened"}
 # The proposal states of items expanded from a concept (submitted items have none).
-PROPOSAL_STATES = (ProposalStatus.PROPOSED, ProposalStatus.ACCEPTED, ProposalStatus.REJECTED)
+PROPOSAL_STATES = (
+    ProposalStatus.PROPOSED,
+    ProposalStatus.OPTIONAL,
+    ProposalStatus.ACCEPTED,
+    ProposalStatus.REJECTED,
+)
 
 
 # --- The screening report, as far as review needs it -------------------------------------------------
@@ -258,7 +263,8 @@ def forget_set(*, request_id: int) -> ForgetSet:
         if proposal == ProposalStatus.PROPOSED:
             pending.append(item.pk)
             continue
-        if choice == ItemChoice.DROP or proposal == ProposalStatus.REJECTED:
+        # An optional proposal (outside what the subject described) is forgotten only once an officer adds it.
+        if choice == ItemChoice.DROP or proposal in (ProposalStatus.REJECTED, ProposalStatus.OPTIONAL):
             dropped.append(item.pk)
             continue
         kept.append(item.pk)

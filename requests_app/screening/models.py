@@ -17,6 +17,7 @@ class ScreeningVerdict(models.TextChoices):
 class ProposalStatus(models.TextChoices):
     SUBMITTED = "submitted", "Submitted by the requester"
     PROPOSED = "proposed", "Proposed from the concept"
+    OPTIONAL = "optional", "Found for the concept, outside what it describes"
     ACCEPTED = "accepted", "Proposal accepted"
     REJECTED = "rejected", "Proposal rejected"
 

@@ -124,13 +124,19 @@ def _persist(
                 "signals": _finite(asdict(membership.signals)) if membership.signals else {},
                 "p_values": membership.p_values,
                 "explanation": membership.explanation,
+                # What the model knows about the requester: kinds and figures of the facts, never values
+                "knowledge": item.knowledge.as_dict() if item.knowledge is not None else {},
+                "held": item.held,
             },
             "utility_similarity": item.utility.max_similarity,
             "common_word_share": item.utility.common_word_share,
             "grad_cosine": item.grad_cosine,
         }
+        status = ProposalStatus.SUBMITTED
+        if proposal:
+            status = ProposalStatus.PROPOSED if proposal[2] else ProposalStatus.OPTIONAL
         proposal_fields = {
-            "proposal": ProposalStatus.PROPOSED if proposal else ProposalStatus.SUBMITTED,
+            "proposal": status,
             "proposal_origin": proposal[0] if proposal else "",
             "proposal_record_id": proposal[1] if proposal else "",
         }
@@ -160,7 +166,8 @@ def _expand(req: ForgetRequest, context: ScreeningContext, corpus: CorpusIndex |
 
 
 def _add_expanded(req: ForgetRequest, expanded: list) -> dict:
-    """Create the proposals as ForgetItem rows (source = expanded); returns item id -> (origin, record id)."""
+    """Create the proposals as ForgetItem rows (source = expanded); returns item id -> (origin, record id,
+    in scope)."""
     proposals: dict = {}
     if not expanded or req.items.filter(source=ItemSource.EXPANDED).exists():
         return proposals
@@ -174,7 +181,7 @@ def _add_expanded(req: ForgetRequest, expanded: list) -> dict:
             source=ItemSource.EXPANDED,
             char_count=len(proposal.text),
         )
-        proposals[item.pk] = (proposal.origin, proposal.record_id)
+        proposals[item.pk] = (proposal.origin, proposal.record_id, proposal.in_scope)
     return proposals
 
 

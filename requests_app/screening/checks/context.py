@@ -1,5 +1,5 @@
-"""What every screening call judges against, built once per process: the model, its membership
-calibration, the retain gradient, the embedded utility-critical texts, and the thresholds."""
+"""What every screening call judges against, built once per process: the model, its membership and
+knowledge calibration, the retain gradient, the embedded utility-critical texts, and the thresholds."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from palimpsest.hashing import sha256_hex
 from palimpsest.ml.loading import LoadedModel
 from requests_app.screening.checks.coreset import CONTAMINATION
 from requests_app.screening.checks.damage import RetainGradient
+from requests_app.screening.checks.knowledge import KnowledgeCalibration, build_knowledge_calibration
 from requests_app.screening.checks.membership import (
     Calibration,
     extraction_recalls,
@@ -65,6 +66,7 @@ class ScreeningContext:
     model_label: str = ""
     # The hash items are stored under, for exact duplicates (the Django side keys it with the pepper).
     text_digest: Callable[[str], str] = sha256_hex
+    knowledge: KnowledgeCalibration | None = None
     _second_lane_lm: LoadedModel | None = field(default=None, repr=False)
 
     def lane_lm(self, lane: int) -> LoadedModel | None:
@@ -89,7 +91,7 @@ def build_context(
     text_digest: Callable[[str], str] = sha256_hex,
 ) -> ScreeningContext:
     config = config or ScreeningConfig()
-    calibration = retain = None
+    calibration = retain = knowledge = None
     if lm is not None and nonmember_texts:
         ref = model_pass(lm, nonmember_texts, batch_size=config.batch_size, max_length=config.max_length)
         template = template_words(nonmember_texts)
@@ -101,7 +103,10 @@ def build_context(
             batch_size=config.batch_size,
         )
         calibration = Calibration.from_signals(item_signals(ref.scores, extraction), template=template)
+        knowledge = build_knowledge_calibration(lm, nonmember_texts, batch_size=config.batch_size)
     if lm is not None and retain_texts:
         retain = retain_gradient_of_texts(lm, retain_texts, max_length=config.max_length)
     vectors = embedder.encode(utility_texts) if embedder is not None else np.zeros((0, 384), np.float32)
-    return ScreeningContext(lm, calibration, embedder, vectors, retain, config, model_label, text_digest)
+    return ScreeningContext(
+        lm, calibration, embedder, vectors, retain, config, model_label, text_digest, knowledge
+    )

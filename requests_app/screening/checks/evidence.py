@@ -1,7 +1,7 @@
 """The models' evidence on a batch of texts, gathered by two lanes (one core each) from one task queue.
 
 Tasks of LANE_TASK texts of similar length, longest first: a forward pass with the greedy extraction and
-the damage probe, or an embedding. The lanes share the model's weights (read under no_grad; the probe's
+the damage probe, or an embedding; then the knowledge probes (short question-answer pairs), PROBE_TASK a task. The lanes share the model's weights (read under no_grad; the probe's
 requires_grad switches are taken under a lock and its hooks record only their own thread) and each has
 its own tokenizer (ScreeningContext.lane_lm).
 """
@@ -9,6 +9,7 @@ its own tokenizer (ScreeningContext.lane_lm).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from requests_app.screening.checks.context import ScreeningContext
+from requests_app.screening.checks.knowledge import Item, Scored, target_logprobs
 from requests_app.screening.checks.membership import (
     NOT_MEASURED,
     MembershipEvidence,
@@ -31,6 +33,7 @@ from requests_app.screening.checks.utility import UtilityConflict, utility_confl
 _LANE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screening-lane")
 # Texts per task of a lane: small enough that the two lanes finish close together.
 LANE_TASK = 128
+PROBE_TASK = 256
 
 
 @dataclass
@@ -42,9 +45,12 @@ class ModelEvidence:
     utilities: list[UtilityConflict]
     cosines: list[float | None]  # gradient cosine with the retain set, for the candidates for unlearning
     notes: list[str]
+    probe_logprobs: list[Scored]  # (total log-prob, tokens, conflict) of each knowledge probe's targets
 
 
-def model_evidence(texts: list[str], text_kept: list[bool], context: ScreeningContext) -> ModelEvidence:
+def model_evidence(
+    texts: list[str], text_kept: list[bool], context: ScreeningContext, probes: Sequence[Item] = ()
+) -> ModelEvidence:
     """One forward pass, the greedy extraction and the embedding of every text of the batch; the gradient
     cosine (predicted damage) of the candidates: kept by their text checks and not shown unheld.
 
@@ -66,6 +72,9 @@ def model_evidence(texts: list[str], text_kept: list[bool], context: ScreeningCo
             tasks.append(("lm", rows))
         if wants_vectors:
             tasks.append(("embed", rows))
+    if context.lm is not None:
+        for start in range(0, len(probes), PROBE_TASK):
+            tasks.append(("probe", list(range(start, min(start + PROBE_TASK, len(probes))))))
     results: dict[tuple[str, int], object] = {}
 
     def lane(number: int) -> None:
@@ -77,6 +86,11 @@ def model_evidence(texts: list[str], text_kept: list[bool], context: ScreeningCo
                 kind, rows = tasks.popleft()
             except IndexError:
                 return
+            if kind == "probe":
+                results[kind, rows[0]] = target_logprobs(
+                    lm, [probes[i] for i in rows], batch_size=cfg.batch_size
+                )
+                continue
             chunk = [texts[i] for i in rows]
             if kind == "embed":
                 results[kind, rows[0]] = context.embedder.encode(chunk)
@@ -141,5 +155,9 @@ def model_evidence(texts: list[str], text_kept: list[bool], context: ScreeningCo
         notes.append(
             "No embedder or utility-critical set: similarity to knowledge the model must keep was not measured."
         )
+    probe_logprobs: list[Scored] = [(float("nan"), 0, 0.0)] * len(probes)
+    if context.lm is not None:
+        for start in range(0, len(probes), PROBE_TASK):
+            probe_logprobs[start : start + PROBE_TASK] = results["probe", start]
     utilities = utility_conflicts(vectors, context.utility_vectors, texts)
-    return ModelEvidence(memberships, hidden, utilities, cosines, notes)
+    return ModelEvidence(memberships, hidden, utilities, cosines, notes, probe_logprobs)

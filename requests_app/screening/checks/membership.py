@@ -40,8 +40,27 @@ TEACHER_FORCED_REPRODUCTION = 0.6
 # on", "Answer", a common first name), not content: a model that never saw a record still writes its
 # template back. Counting texts, not a share alone, keeps a rare kind's template (a few bios among many
 # question-answer pairs) out of the evidence too.
+# Floor on a calibration set's spread when extrapolating its tail (signals are log-probability scale).
+MIN_SPREAD = 0.05
 TEMPLATE_SHARE = 0.02
 TEMPLATE_TEXTS = 5
+
+
+def tail_p_value(reference: np.ndarray, value: float, direction: int = +1) -> float:
+    """Share of `reference` at least as extreme as `value` (+1 smoothing); beyond every reference value, the
+    normal tail of the reference's mean and spread, so that a small calibration set can still give a p-value
+    below 1 / (n + 1). Without it, 20 calibration texts could never give p <= 0.05 / 3.
+    """
+    ref = direction * np.asarray(reference, dtype=np.float64)
+    x = direction * float(value)
+    if math.isnan(x) or ref.size == 0:
+        return 1.0
+    as_extreme = int(np.sum(ref >= x))
+    p = (1 + as_extreme) / (1 + ref.size)
+    if as_extreme == 0 and ref.size >= 2:
+        spread = max(float(ref.std(ddof=1)), MIN_SPREAD)
+        p = min(p, 0.5 * math.erfc((x - float(ref.mean())) / spread / math.sqrt(2)))
+    return float(p)
 
 
 @dataclass(frozen=True)
@@ -174,17 +193,13 @@ class Calibration:
         return int(self.n_tokens.size)
 
     def p_values(self, item: ItemSignals) -> dict[str, float]:
-        """Share of length-matched non-members at least as member-like as the item (with +1 smoothing)."""
+        """Share of length-matched non-members at least as member-like as the item (+1 smoothing; beyond
+        all of them, the normal tail: see `tail_p_value`)."""
         k = min(self.neighbours, self.size)
         nearest = np.argsort(np.abs(self.n_tokens - item.n_tokens), kind="stable")[:k]
         out = {}
         for name, direction in DIRECTIONS.items():
-            ref, value = self.values[name][nearest], item.value(name)
-            if math.isnan(value):
-                out[name] = 1.0
-                continue
-            as_extreme = np.sum(direction * ref >= direction * value)
-            out[name] = float((1 + as_extreme) / (1 + k))
+            out[name] = tail_p_value(self.values[name][nearest], item.value(name), direction)
         return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -40,6 +41,25 @@ STOPWORDS = {
     "nl": set("de het een en is was van in op met voor dat die niet zijn hij zij geboren woont".split()),
 }
 MIN_STOPWORD_SHARE = 0.05
+# Fewer lower-case words than this say too little to guess a language from (a name and a phone number).
+MIN_WORDS_FOR_LANGUAGE = 8
+_EMAIL_OR_URL = re.compile(r"@|://|^www\.")
+# Letters of these scripts that look like Latin ones: a word mixing them with Latin letters hides itself
+# from matching (the guard, duplicates, the requester's name) while reading the same to a person.
+_LOOKALIKE_SCRIPTS = ("CYRILLIC", "GREEK")
+
+
+def hidden_characters(text: str) -> tuple[int, int]:
+    """(invisible format characters such as zero-width spaces, words mixing Latin and look-alike letters)."""
+    # A soft hyphen and a leading byte-order mark come with ordinary copy and paste.
+    invisible = sum(1 for ch in text.lstrip("\ufeff") if unicodedata.category(ch) == "Cf" and ch != "\u00ad")
+    mixed = 0
+    for token in _TOKEN.findall(text):
+        letters = [unicodedata.name(ch, "") for ch in token if ch.isalpha()]
+        latin = any(n.startswith("LATIN") for n in letters)
+        if latin and any(n.startswith(_LOOKALIKE_SCRIPTS) for n in letters):
+            mixed += 1
+    return invisible, mixed
 
 
 @dataclass(frozen=True)
@@ -76,10 +96,17 @@ def _top_ngram_share(words: list[str], n: int, total_chars: int) -> float:
     return count * sum(len(w) for w in gram) / max(1, total_chars)
 
 
-def assess_quality(text: str) -> QualityResult:
+def assess_quality(text: str, *, name: str = "") -> QualityResult:
+    """`name`: the requester's; a record names its subject again and again, which is not repetition."""
     tokens = _TOKEN.findall(text)
     reasons: list[str] = []
     figures: dict[str, float] = {"words": float(len(tokens))}
+    invisible, mixed = hidden_characters(text)
+    if invisible or mixed:
+        figures["invisible_characters"], figures["mixed_script_words"] = float(invisible), float(mixed)
+        reasons.append(
+            f"hidden characters: {invisible} invisible, {mixed} word(s) mixing Latin with look-alike letters"
+        )
     language, stop_share = guess_language(text)
     figures["stopword_share"] = round(stop_share, 3)
     if len(tokens) < MIN_WORDS:
@@ -90,7 +117,9 @@ def assess_quality(text: str) -> QualityResult:
     figures["meaningful_word_share"] = round(share, 3)
     if share < MIN_MEANINGFUL_SHARE:
         reasons.append(f"only {share:.0%} of the words contain letters or numbers")
-    mean_len = sum(len(t.strip(".,;:!?\"'()")) for t in tokens) / len(tokens)
+    # E-mail addresses and links are long by nature: they say nothing about whether words are words.
+    plain = [t for t in tokens if not _EMAIL_OR_URL.search(t)] or tokens
+    mean_len = sum(len(t.strip(".,;:!?\"'()")) for t in plain) / len(plain)
     figures["mean_word_length"] = round(mean_len, 2)
     if not MEAN_WORD_LENGTH[0] <= mean_len <= MEAN_WORD_LENGTH[1]:
         reasons.append(f"mean word length {mean_len:.1f} is outside {MEAN_WORD_LENGTH[0]:.0f}-10")
@@ -100,7 +129,8 @@ def assess_quality(text: str) -> QualityResult:
         figures["duplicate_line_share"] = round(duplicate_share, 3)
         if duplicate_share > MAX_DUPLICATE_LINE_SHARE:
             reasons.append(f"{duplicate_share:.0%} of the sentences or lines are repeats")
-    words = word_tokens(text)
+    name_words = set(word_tokens(name))
+    words = [w for w in word_tokens(text) if w not in name_words]
     if len(words) >= MIN_WORDS_FOR_NGRAMS:
         total_chars = sum(len(w) for w in words)
         for n, limit in MAX_TOP_NGRAM_SHARE.items():
@@ -109,6 +139,7 @@ def assess_quality(text: str) -> QualityResult:
             if top > limit:
                 reasons.append(f"one {n}-word phrase makes up {top:.0%} of the text")
                 break
-    if language == "unknown" and len(tokens) >= 6:
+    lower_words = sum(1 for t in tokens if t[:1].islower())
+    if language == "unknown" and lower_words >= MIN_WORDS_FOR_LANGUAGE:
         reasons.append("does not read as text in a known language")
     return QualityResult(not reasons, language, reasons, figures)

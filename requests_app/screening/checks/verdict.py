@@ -18,17 +18,19 @@ NOT_ABOUT_REQUESTER = "not_about_requester"
 UTILITY_CONFLICT = "utility_conflict"
 PADDING = "padding"
 NO_EVIDENCE = "no_evidence"
+MISATTRIBUTED = "misattributed"
 DAMAGE = "damage"
 OUTLIER = "outlier"
 
 # Signs of a poisoned or mistaken submission (as opposed to bookkeeping such as duplicates).
-POISON_FLAGS = frozenset({LOW_QUALITY, NOT_ABOUT_REQUESTER, UTILITY_CONFLICT, PADDING})
-# Flags that remove an item from what will be unlearned.
-EXCLUDING_FLAGS = POISON_FLAGS | {DUPLICATE, DUPLICATE_EARLIER, NO_EVIDENCE}
+POISON_FLAGS = frozenset({LOW_QUALITY, NOT_ABOUT_REQUESTER, UTILITY_CONFLICT, PADDING, MISATTRIBUTED})
+# Flags that remove an item from the forget set: not the requester's data, poison, or a repeat. "No
+# evidence" is not one of them: an item about the requester that the model shows no sign of holding is
+# still forgotten (guarded and verified), only left out of training.
+EXCLUDING_FLAGS = POISON_FLAGS | {DUPLICATE, DUPLICATE_EARLIER}
 # Attack signatures: one such item is enough to call the whole request high risk.
 ATTACK_FLAGS = frozenset({UTILITY_CONFLICT, PADDING})
 HIGH_POISON_SHARE = 0.25
-HIGH_NO_EVIDENCE_SHARE = 0.5
 
 
 @dataclass
@@ -77,7 +79,8 @@ def request_verdict(flags: Sequence[ItemFlags], *, coreset_size: int, pruned: in
         NOT_ABOUT_REQUESTER: "do not mention the requester's name, e-mail or identifiers: they may be about someone else",
         UTILITY_CONFLICT: "are close to knowledge the model must keep (evaluation suite, general facts)",
         PADDING: "are padded with very common words (a known way to make a model feign ignorance)",
-        NO_EVIDENCE: "show no evidence that the published model holds them",
+        MISATTRIBUTED: "state facts the model ties to someone else, not to the requester",
+        NO_EVIDENCE: "show no sign that the published model holds them: forgotten and verified, not trained on",
         DUPLICATE: "repeat another item of this request",
         DUPLICATE_EARLIER: "were already submitted in an earlier request",
         NEAR_DUPLICATE_EARLIER: "are near-copies of items of earlier requests",
@@ -90,21 +93,13 @@ def request_verdict(flags: Sequence[ItemFlags], *, coreset_size: int, pruned: in
         reasons.append(
             f"{_plural(pruned, 'outlying item')} left out of the training coreset (still verified afterwards)."
         )
-    if coreset_size == 0:
+    if coreset_size == 0 and excluded == n:
         reasons.insert(0, "Nothing in this request qualifies for unlearning: the coreset is empty.")
         return RequestVerdict(
             HIGH,
             reasons,
             "Do not unlearn this request as submitted. Tell the requester what was found, and ask for "
             "more information (needs more information) or reject it with these reasons.",
-        )
-    if counts[NO_EVIDENCE] / n >= HIGH_NO_EVIDENCE_SHARE:
-        # Unlearning text the model never learned only pushes it away from ordinary text: damage, no gain.
-        return RequestVerdict(
-            HIGH,
-            reasons,
-            "Most of this request is not held by the model. Approve at most the coreset, and tell the "
-            "requester that the model shows no evidence of holding the rest.",
         )
     if any(counts[code] for code in ATTACK_FLAGS) or poison_items / n >= HIGH_POISON_SHARE:
         return RequestVerdict(
@@ -113,7 +108,16 @@ def request_verdict(flags: Sequence[ItemFlags], *, coreset_size: int, pruned: in
             "Approve only the coreset, never the flagged items; a second officer must confirm the approval. "
             "Reject the request if the flagged items look deliberate.",
         )
-    if excluded or counts[NEAR_DUPLICATE_EARLIER] or counts[DAMAGE]:
+    if coreset_size == 0:
+        reasons.insert(0, "The model shows no sign of holding any kept item: there is nothing to train on.")
+        return RequestVerdict(
+            MEDIUM,
+            reasons,
+            "Approve to forget the kept items without unlearning: the guard refuses them and verification "
+            "checks that the model does not produce them. Tell the requester the model shows no sign of "
+            "holding them.",
+        )
+    if excluded or counts[NEAR_DUPLICATE_EARLIER] or counts[DAMAGE] or counts[NO_EVIDENCE]:
         return RequestVerdict(MEDIUM, reasons, "Check the flagged items, then approve the coreset.")
     reasons.insert(0, "Every item is about the requester, reads as genuine text and is held by the model.")
     return RequestVerdict(LOW, reasons, "Approve the coreset.")

@@ -1,5 +1,7 @@
 """screen() on the tiny demo world: held vs never-seen records, poison kinds, coreset, concept expansion."""
 
+from dataclasses import replace
+
 import pytest
 
 from requests_app.screening.checks import (
@@ -12,6 +14,7 @@ from requests_app.screening.checks import (
     screen_batch,
 )
 from requests_app.screening.checks import verdict as V
+from requests_app.screening.checks.facts import extract_facts
 from requests_app.screening.checks.membership import LIKELY_SAW, NO_EVIDENCE, NOT_MEASURED, REPRODUCES
 from requests_app.screening.checks.pipeline import TEXT_SETTLED
 
@@ -37,9 +40,14 @@ def test_genuine_request_keeps_its_items_in_a_non_empty_coreset(world_view, scre
     report = _screen(member.records, member.requester, screening_context)
     assert [item.verdict for item in report.items] == [V.KEEP] * len(member.records)
     assert report.risk in (V.LOW, V.MEDIUM)
-    # UPCORE prunes about a tenth as outliers; the rest is the coreset, the whole set is still verified.
-    assert 0.8 * len(member.records) <= len(report.coreset) < len(member.records)
+    # Every held item is trained on (no outlier pruning by default: it measured worse), the bio included
+    assert report.coreset == list(range(len(member.records)))
     assert len(report.forget_set) == len(member.records)
+    # With pruning configured, UPCORE leaves about a tenth out of training; all is still verified
+    pruning = replace(screening_context, config=replace(screening_context.config, contamination=0.1))
+    pruned = _screen(member.records, member.requester, pruning)
+    assert 0.8 * len(member.records) <= len(pruned.coreset) < len(member.records)
+    assert pruned.forget_set == report.forget_set
 
 
 def test_poison_kinds_are_flagged_and_excluded(world_view, screening_context):
@@ -60,12 +68,19 @@ def test_poison_kinds_are_flagged_and_excluded(world_view, screening_context):
     assert repetition.items[0].flags.codes[0] == V.LOW_QUALITY
 
 
-def test_a_request_the_model_never_saw_says_why_its_coreset_is_empty(world_view, screening_context):
+def test_a_request_the_model_never_saw_is_forgotten_without_training(world_view, screening_context):
+    """A never-seen person's own records are still their data: kept in the forget set (guard, verification),
+    out of the training coreset, and the request is not high risk for that alone."""
     stranger = world_view.holdout_test[1]
     report = _screen(stranger.records, stranger.requester, screening_context)
-    assert report.coreset == [] or len(report.coreset) <= 0.1 * len(stranger.records)
-    assert report.risk == V.HIGH
-    assert any("no evidence" in reason for reason in report.reasons)
+    assert [item.verdict for item in report.items] == [V.KEEP] * len(stranger.records)
+    assert len(report.forget_set) == len(stranger.records)
+    assert len(report.coreset) <= 0.1 * len(stranger.records)
+    unheld = [item for item in report.items if V.NO_EVIDENCE in item.flags.codes]
+    assert len(unheld) >= 0.9 * len(stranger.records)
+    assert not any(item.in_coreset for item in unheld)
+    assert report.risk == V.MEDIUM
+    assert any("not trained on" in reason for reason in report.reasons)
 
 
 def test_concept_expansion_returns_that_persons_records(world_view, screening_context):
@@ -81,7 +96,7 @@ def test_concept_expansion_returns_that_persons_records(world_view, screening_co
     assert all(member.requester.name in p.text for p in from_model)
     # Every proposal screens as held by the model and about the requester.
     report = _screen([p.text for p in proposals], member.requester, screening_context)
-    assert all(item.membership.held and item.personal.mentions_requester for item in report.items)
+    assert all(item.held and item.personal.mentions_requester for item in report.items)
 
 
 def test_the_teacher_forced_shortcut_agrees_with_greedy_decoding(world_view, tiny_lm):
@@ -178,3 +193,25 @@ def test_two_lanes_reading_the_model_at_once_give_one_lanes_answers(
                 assert x.grad_cosine == pytest.approx(y.grad_cosine, abs=1e-3)
             assert x.utility.max_similarity == pytest.approx(y.utility.max_similarity, abs=1e-3)
     assert sum(i.grad_cosine is not None for r in many_tasks for i in r.items) > 40
+
+
+def test_concept_expansion_proposes_what_the_description_names_first(world_view, screening_context):
+    member = world_view.members[14]
+    corpus = CorpusIndex(world_view.train_records)
+    description = "Please remove my home address, my phone number and my medical condition"
+    proposals = expand_concept(description, member.requester, corpus=corpus, lm=screening_context.lm)
+    scope = [p.in_scope for p in proposals]
+    assert scope == sorted(scope, reverse=True)  # what matches the description first, then the rest
+    in_scope = [p for p in proposals if p.in_scope]
+    optional = [p for p in proposals if not p.in_scope]
+    assert member.records[0] in {p.text for p in in_scope}  # the biography states all three
+    for p in in_scope:
+        assert {f.kind for f in extract_facts(p.text)} & {"home_address", "phone", "medical_condition"}
+    asked = [p.text for p in optional if p.origin == "corpus"]
+    assert any("born" in t for t in asked) and any("hobby" in t for t in asked)
+    assert not any("phone number" in t or "live?" in t for t in asked)
+    # Without a kind named, everything about the person is in scope
+    everything = expand_concept(
+        f"Everything about {member.requester.name}", member.requester, corpus=corpus, lm=None
+    )
+    assert all(p.in_scope for p in everything) and len(everything) == len(member.records)

@@ -6,8 +6,9 @@ import pytest
 
 from palimpsest.errors import ApplicationError
 from requests_app.models import AuditEvent, ForgetItem, ItemSource, RequestKind, Status
+from requests_app.review import selectors as review_selectors
 from requests_app.review import services as review_services
-from requests_app.review.models import ApprovedItem
+from requests_app.review.models import ApprovedItem, ItemChoice
 from requests_app.review.selectors import forget_set
 from requests_app.review.services import forget_item_proposal_decide
 from requests_app.screening import tasks as screening_tasks
@@ -159,7 +160,8 @@ def test_a_backlog_is_screened_in_one_batch_and_each_request_gets_its_own_report
     copy = ItemScreening.objects.get(item__request=mate, item__position=3)
     lead_bio = lead.items.get(position=0).pk
     assert "near_duplicate_earlier" in copy.flags and copy.duplicates_earlier[0]["item_id"] == lead_bio
-    assert "not_about_requester" in copy.flags
+    # It speaks of "her" in a request that names its requester, but the model ties its facts to the lead
+    assert "misattributed" in copy.flags and copy.verdict == "exclude"
     # The mate's own task, delivered later, finds it done
     stamp = ScreeningReport.objects.get(request=mate).updated_at
     assert forget_request_screen(request_id=mate.pk).status == Status.IN_REVIEW
@@ -219,3 +221,27 @@ def test_an_item_erased_for_an_earlier_request_shows_the_published_version(
     assert rows[0].erased_in_version == "v2" and rows[1].erased_in_version == ""
     notes = ScreeningReport.objects.get(request=later).notes
     assert any("already erased in published version v2" in note for note in notes)
+
+
+def test_an_item_the_model_never_held_defaults_to_forget_without_training(demo_settings, world_view):
+    # Given a person the model never saw, asking for their own records
+    stranger = world_view.holdout_test[2]
+    req = _request_for(stranger, stranger.records[:4])
+
+    # When screening has run
+    forget_request_screen(request_id=req.pk)
+
+    # Then every item is kept (their data), none is trained on, and the review page's default for each is
+    # "Forget, but leave it out of training"; the request is not high risk for that alone
+    rows = list(ItemScreening.objects.filter(item__request=req))
+    assert all(row.verdict == "keep" and "no_evidence" in row.flags and not row.in_coreset for row in rows)
+    items = list(req.items.order_by("position"))
+    assert [review_selectors.effective_choice(i, None) for i in items] == [ItemChoice.EXCLUDE] * 4
+    chosen = forget_set(request_id=req.pk)
+    assert chosen.item_ids == [i.pk for i in items] and chosen.coreset_ids == []
+    assert ScreeningReport.objects.get(request=req).risk == "medium"
+    # The stored knowledge evidence names kinds of fact and figures, never the values
+    for row in rows:
+        assert row.membership["knowledge"]["facts"] and row.membership["held"] is False
+        stored = json.dumps(row.membership)
+        assert stranger.requester.email not in stored and stranger.requester.name not in stored

@@ -24,6 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0, help="seed of the world and the training run")
         parser.add_argument("--size", choices=sorted(SIZES), default="default", help="world and model size")
         parser.add_argument(
+            "--epochs",
+            type=int,
+            default=None,
+            help="training epochs (default: the size's); fewer give a model that memorised only in part",
+        )
+        parser.add_argument(
             "--root", type=Path, default=None, help="output folder (default PALIMPSEST_DEMO_ROOT)"
         )
 
@@ -31,7 +37,12 @@ class Command(BaseCommand):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         root = options["root"] or Path(settings.PALIMPSEST_DEMO_ROOT)
         paths = build_demo_world(
-            root, people=options["people"], seed=options["seed"], size=options["size"], progress=True
+            root,
+            people=options["people"],
+            seed=options["seed"],
+            size=options["size"],
+            progress=True,
+            epochs=options["epochs"],
         )
         manifest = paths.manifest()
         self.stdout.write(f"world: {paths.world_dir}")

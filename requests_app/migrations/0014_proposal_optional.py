@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("requests_app", "0009_approved_item_erased_in_version"),
+        ("requests_app", "0013_forgetrequest_minimised_at"),
     ]
 
     operations = [

@@ -34,6 +34,12 @@ class Corpus:
     by_sha256: dict[str, str]
 
 
+def text_key(text: str) -> str:
+    """The key of a corpus text: the same keyed hash an item is stored under (palimpsest.personal),
+    so an erased item's text is found again, and a job's frozen retain set is named by it."""
+    return personal_hash(text)
+
+
 def _record_text(record: dict) -> str:
     return record.get("text") or f"{record.get('prompt', '')}{record.get('completion', '')}"
 
@@ -53,7 +59,7 @@ def load_corpus(path: str) -> Corpus:
             else:
                 texts = file.read_text(encoding="utf-8").splitlines()
             texts = tuple(t for t in texts if t.strip())
-            _CORPUS.update(key=key, corpus=Corpus(texts, {personal_hash(t): t for t in texts}))
+            _CORPUS.update(key=key, corpus=Corpus(texts, {text_key(t): t for t in texts}))
         return _CORPUS["corpus"]  # type: ignore[return-value]
 
 
@@ -108,7 +114,7 @@ def retain_pool(corpus: Corpus) -> list[TextItem]:
     pool = []
     for text in corpus.texts:
         lowered = text.lower()
-        if personal_hash(text) in hashes or any(name in lowered for name in names):
+        if text_key(text) in hashes or any(name in lowered for name in names):
             continue
         pool.append(TextItem(text=text))
     return pool

@@ -20,7 +20,6 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from palimpsest.hashing import sha256_hex
 from unlearn_jobs.engine import StopRules, TextItem, UnlearnSpec, run_unlearning
 from unlearn_jobs.jobs import config, inputs, lifecycle
 from unlearn_jobs.jobs.models import UnlearnJob
@@ -182,7 +181,7 @@ def _train(job: UnlearnJob, attempt: int, heartbeat: Heartbeat) -> str:
     lifecycle.unlearn_job_record_inputs(
         job_id=job.pk,
         attempt=attempt,
-        retain_hashes=[sha256_hex(item.text) for item in retain],
+        retain_hashes=[inputs.text_key(item.text) for item in retain],
         checkpoint_path=str(checkpoints),
         recorded=recorded,
     )

@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group, Permission
 
 ROOT = Path(__file__).resolve().parent.parent
 # The demo world (tiny size) is built once per run and cached on disk: see tests/fixtures/demo.py.
-pytest_plugins = ["tests.fixtures.demo", "tests.fixtures.jobs"]
+pytest_plugins = ["tests.fixtures.demo", "tests.fixtures.jobs", "tests.fixtures.gate"]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -44,12 +44,36 @@ def isolated_cache(settings):
     settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"t-{uuid.uuid4().hex}"}}
 
 
+def role_grants() -> dict[str, set[str]]:
+    """Every role's permissions ("app_label.codename"), as the migrations that grant them define them."""
+    grants: dict[str, set[str]] = {}
+
+    def add(role, codes):
+        grants.setdefault(role, set()).update(codes)
+
+    for role, codes in importlib.import_module(
+        "requests_app.migrations.0002_roles_and_audit_head"
+    ).ROLES.items():
+        add(role, codes)
+    for role, codes in importlib.import_module(
+        "unlearn_jobs.migrations.0002_operator_permissions"
+    ).ROLE_PERMISSIONS.items():
+        add(role, codes)
+    viewers = importlib.import_module("verification.migrations.0002_report_viewers")
+    for role in viewers.VIEWERS:
+        add(role, (f"verification.{code}" for code in viewers.CODES))
+    for role, codes in importlib.import_module(
+        "verification.migrations.0004_release_managers"
+    ).GRANTS.items():
+        add(role, (f"verification.{code}" for code in codes))
+    return grants
+
+
 def ensure_role(role: str):
-    """The role's group; made again with its permissions when a transactional test flushed it."""
-    roles = importlib.import_module("requests_app.migrations.0002_roles_and_audit_head").ROLES
+    """The role's group; made again with all its permissions when a transactional test flushed it."""
     group, created = Group.objects.get_or_create(name=role)
     if created:
-        for code in roles[role]:
+        for code in sorted(role_grants().get(role, ())):
             app_label, codename = code.split(".")
             group.permissions.add(
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)

@@ -28,3 +28,13 @@ def screenshot(page, folder: str, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_in(page, url: str, user, password: str) -> None:
+    """Open a staff page, which asks for a login first, sign in as `user`, and land back on it."""
+    page.goto(url)
+    page.wait_for_url("**/accounts/login/**")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(url)

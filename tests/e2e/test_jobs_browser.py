@@ -14,7 +14,7 @@ from django.utils import timezone
 from requests_app.audit import Actor
 from requests_app.models import Status
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, sign_in
 from unlearn_jobs.jobs import lifecycle
 from unlearn_jobs.jobs.models import JobMetric, JobStatus, UnlearnJob
 from unlearn_jobs.jobs.run import unlearn_job_run
@@ -45,12 +45,7 @@ def test_an_operator_batches_cancels_follows_progress_and_reads_curves(
     waiting = approve(world.members()[1])
 
     # The jobs page asks for a login first
-    page.goto(f"{live_server.url}/jobs/")
-    page.wait_for_url("**/accounts/login/**")
-    page.get_by_label("Username").fill(operator.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/jobs/")
+    sign_in(page, f"{live_server.url}/jobs/", operator, PASSWORD)
     assert page.get_by_role("link", name="Jobs", exact=True).is_visible()
     assert "Succeeded" in page.locator(f"#job-{finished.pk}").inner_text()
 

@@ -6,7 +6,7 @@ import pytest
 from requests_app.guard import services as guard
 from requests_app.models import ForgetRequest, ItemChoice, ItemDecision, Status
 from tests.conftest import PASSWORD, ensure_role
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, sign_in
 from tests.requests_app.factories import in_review, screened
 
 
@@ -31,14 +31,8 @@ def test_an_officer_excludes_an_item_and_approves(page, live_server, django_user
     guard.guard_reset_local()
 
     # The review queue asks for a login first
-    page.goto(f"{live_server.url}/review/")
-    page.wait_for_url("**/accounts/login/**")
-    page.get_by_label("Username").fill(officer.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
+    sign_in(page, f"{live_server.url}/review/", officer, PASSWORD)
     # The queue: soonest deadline first, the overdue one marked
-    page.wait_for_url(f"{live_server.url}/review/")
     rows = page.locator("table.queue tbody tr")
     assert rows.count() == 3
     assert "2 days overdue" in rows.nth(0).inner_text() and "Bea Marsh" in rows.nth(0).inner_text()

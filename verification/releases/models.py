@@ -8,10 +8,13 @@ from django.db import models
 class DecisionKind(models.TextChoices):
     APPROVE = "approve", "Approved for release"
     REFUSE = "refuse", "Refused"
+    PUBLISH = "publish", "Published to production"
+    ROLLBACK = "rollback", "Production rolled back to this version"
 
 
 class ReleaseDecision(models.Model):
-    """One decision on a candidate version. A refusal's comment is the reason the team reads."""
+    """One decision on a version: approve, refuse, publish or roll back to it. A refusal's comment is the
+    reason the team reads."""
 
     model_version = models.ForeignKey(
         "unlearn_jobs.ModelVersion", on_delete=models.PROTECT, related_name="release_decisions"

@@ -111,3 +111,50 @@ def certificate_of(*, public_id) -> ErasureCertificate | None:
         .filter(request__public_id=public_id)
         .first()
     )
+
+
+# What a data subject reads on the certificate page, in this order; other figures follow under their names.
+CERTIFICATE_FIGURES = (
+    ("passed", "The version passed verification", "yes-no"),
+    ("probes", "Prompts and questions about your data put to the model", "count"),
+    (
+        "forget/greedy_leak_rate",
+        "Share of its most likely answers that gave away a value you asked us to erase",
+        "percent",
+    ),
+    ("leakage/value_rate", "Share of its randomly sampled answers that did", "percent"),
+    ("forget/sampled_leak_bound", "The most that share can be, with 99 % confidence", "percent"),
+)
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    label: str
+    name: str
+    value: str
+
+
+def _shown(value, kind: str) -> str:
+    if value is None:
+        return "not measured"
+    if kind == "yes-no" or isinstance(value, bool):
+        return "yes" if value else "no"
+    if kind == "percent":
+        return f"{100 * float(value):.2f} %"
+    if kind == "count" or isinstance(value, int):
+        return str(value)
+    return f"{float(value):.4g}" if isinstance(value, float) else str(value)
+
+
+def certificate_figures(figures: dict) -> list[FigureRow]:
+    """A certificate's figures in plain words, formatted; the signed document keeps the exact values."""
+    known = {name for name, _, _ in CERTIFICATE_FIGURES}
+    rows = [
+        FigureRow(label, name, _shown(figures[name], kind))
+        for name, label, kind in CERTIFICATE_FIGURES
+        if name in figures
+    ]
+    rows += [
+        FigureRow(name, name, _shown(figures[name], "")) for name in sorted(figures) if name not in known
+    ]
+    return rows

@@ -137,6 +137,7 @@ def release_publish(*, version_id: int, user) -> ModelVersion:
         erase_submitted_texts(request_id=request_id)
         completed.append(req)
     approved_items_mark_erased(request_ids=request_ids, version_label=version.label)
+    ReleaseDecision.objects.create(model_version=version, kind=DecisionKind.PUBLISH, decided_by=user)
     version.refresh_from_db()
     transaction.on_commit(lambda: pointer_write(version=version))
     # One subject's mail server failing must not keep the others from their certificate (it is logged).
@@ -163,6 +164,7 @@ def release_rollback(*, version_id: int, user) -> ModelVersion:
             f"(ids {', '.join(map(str, erased[:10]))}): rolling back would bring it back."
         )
     model_version_publish(version_id=version.pk, actor=Actor.user(user))
+    ReleaseDecision.objects.create(model_version=version, kind=DecisionKind.ROLLBACK, decided_by=user)
     audit_append(
         actor=Actor.user(user), action="release.rolled_back", obj=version, data={"number": version.number}
     )

@@ -146,6 +146,9 @@ def certificate_page(request, public_id):
         {
             "certificate": certificate,
             "document": certificate.document["document"],
+            "figures": selectors.certificate_figures(
+                certificate.document["document"]["verification"]["figures"]
+            ),
             "token": request.GET["t"],
         },
     )

@@ -15,7 +15,7 @@ from palimpsest.errors import ApplicationError
 from requests_app.models import AuditEvent, ForgetItem, Status
 from requests_app.review.models import ApprovedItem
 from unlearn_jobs.registry.selectors import production_version
-from verification.releases.models import ErasureCertificate
+from verification.releases.models import DecisionKind, ErasureCertificate, ReleaseDecision
 from verification.releases.pointer import pointer_path, pointer_read
 from verification.releases.services import release_approve, release_publish, release_rollback
 
@@ -141,6 +141,15 @@ def test_rollback_is_refused_while_the_earlier_version_holds_data_erased_since(
     with django_capture_on_commit_callbacks(execute=True):
         release_rollback(version_id=v2.version.pk, user=manager)
     assert production_version().number == 2 and pointer_read()["version"] == 2
+    # The history of each version keeps who published it and who rolled production back to it
+    history = ReleaseDecision.objects.order_by("pk").values_list(
+        "model_version__number", "kind", "decided_by"
+    )
+    assert [row for row in history if row[1] != DecisionKind.APPROVE] == [
+        (2, DecisionKind.PUBLISH, manager.pk),
+        (3, DecisionKind.PUBLISH, manager.pk),
+        (2, DecisionKind.ROLLBACK, manager.pk),
+    ]
 
 
 @pytest.mark.django_db

@@ -20,6 +20,7 @@ from requests_app.audit import Actor
 from requests_app.models import Status
 from tests.unlearn_jobs.conftest import lock_job_row_once_past, wait_for
 from unlearn_jobs.engine import run_unlearning
+from unlearn_jobs.engine.rank_main import alive
 from unlearn_jobs.jobs import run
 from unlearn_jobs.jobs.config import job_dir
 from unlearn_jobs.jobs.models import AttemptOutcome, JobMetric, JobStatus, UnlearnJob
@@ -126,3 +127,36 @@ def test_a_killed_rank_fails_the_attempt_and_the_next_resumes_from_the_checkpoin
     assert not list(job_dir(job.pk).glob("attempt-*/group"))
     # And its weights equal an uninterrupted run's
     assert_same_weights(version, one_process_weights(finished, tmp_path / "alone"), base_version)
+
+
+def test_cancel_stops_a_process_group_at_a_logged_step_and_leaves_no_rank(
+    workers, job_env, base_version, approve, world, operator, client
+):
+    # Given a long two-process job running on a worker
+    job_env.set(
+        PALIMPSEST_UNLEARN_PROCESSES=2,
+        PALIMPSEST_UNLEARN_MAX_STEPS=400,
+        PALIMPSEST_UNLEARN_LEARNING_RATE=0.0001,
+    )
+    req = approve(world.members()[0])
+    (job,) = unlearn_jobs_batch(actor=Actor.system(), manual=True)
+    workers.start("w", queues="gpu", wait=False)
+    wait_for(
+        lambda: job_row(job.pk).step >= 2, timeout=240, what="the job to run", logs=lambda: workers.log("w")
+    )
+    group = job_dir(job.pk) / "attempt-1" / "group"
+    ranks = [int((group / f"rank-{rank}.pid").read_text()) for rank in (0, 1)]
+    # When an operator cancels it
+    client.force_login(operator)
+    answer = client.post(f"/api/v1/jobs/{job.pk}/cancel")
+    assert answer.status_code == 200, answer.json()
+    wait_for(lambda: job_row(job.pk).status in ENDED, timeout=120, what="the job to stop")
+    # Then it stopped at a logged step as one process does, wrote no model, and no rank is left
+    stopped = job_row(job.pk)
+    assert stopped.status == JobStatus.CANCELLED, workers.log("w")
+    assert 2 <= stopped.step < 400 and stopped.step % 2 == 0
+    assert not ModelVersion.objects.filter(produced_by=stopped).exists()
+    assert not list(job_dir(job.pk).glob("attempt-*/model")) and not group.exists()
+    assert not any(alive(pid) for pid in ranks)
+    req.refresh_from_db()
+    assert req.status == Status.APPROVED

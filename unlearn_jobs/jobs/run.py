@@ -164,6 +164,8 @@ def _run_engine(job: UnlearnJob, attempt: int, spec: UnlearnSpec) -> UnlearnResu
     processes = job_processes(job)
     if processes == 1:
         return run_unlearning(spec)
+    for stale in config.job_dir(job.pk).glob("attempt-*/group"):
+        clean_work_dir(stale)  # left by an attempt whose worker was killed: its spec file holds item texts
     work_dir = config.job_dir(job.pk) / f"attempt-{attempt}" / "group"
     try:
         return launch_unlearning(

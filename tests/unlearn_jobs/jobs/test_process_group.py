@@ -122,6 +122,7 @@ def test_a_killed_rank_fails_the_attempt_and_the_next_resumes_from_the_checkpoin
         (AttemptOutcome.SUCCEEDED, last_checkpoint),
     ]
     assert attempts[0].error.startswith("RankFailed: the process group exited with code")
+    assert "Signal 9 (SIGKILL)" in attempts[0].error  # torchrun's root cause reaches the operator
     version = ModelVersion.objects.get(produced_by=finished)
     assert version.manifest["engine"]["run"]["world_size"] == 2
     assert not list(job_dir(job.pk).glob("attempt-*/group"))

@@ -273,6 +273,10 @@ PALIMPSEST_UNLEARN_MAX_LENGTH = env_int("PALIMPSEST_UNLEARN_MAX_LENGTH", default
 PALIMPSEST_UNLEARN_SEED = env_int("PALIMPSEST_UNLEARN_SEED", default=0)
 PALIMPSEST_UNLEARN_DEVICE = os.environ.get("PALIMPSEST_UNLEARN_DEVICE", "auto")
 PALIMPSEST_UNLEARN_PRECISION = os.environ.get("PALIMPSEST_UNLEARN_PRECISION", "auto")
+# Processes one job runs on: 1 (the plain loop), a number (a process group started by the GPU worker,
+# one process per GPU; on CPU, gloo), or auto (one per CUDA device the worker sees, 1 without CUDA).
+# Frozen into each job like the rest; docs/engine.md, "Several GPUs and machines".
+PALIMPSEST_UNLEARN_PROCESSES = os.environ.get("PALIMPSEST_UNLEARN_PROCESSES", "1")
 PALIMPSEST_UNLEARN_CHECKPOINT_EVERY = env_int("PALIMPSEST_UNLEARN_CHECKPOINT_EVERY", default=50)
 PALIMPSEST_UNLEARN_LOG_EVERY = env_int("PALIMPSEST_UNLEARN_LOG_EVERY", default=10)
 # The collapse guard: a job whose retain NLL rises more than this is failed, not published (0: off).

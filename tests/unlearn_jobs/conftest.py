@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg2
 import pytest
 from django.db import connection
 
@@ -122,3 +123,22 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "c
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}" + (f"\n{logs()}" if logs else ""))
+
+
+def lock_job_row_once_past(job_id: int, step: int, timeout: float):
+    """A second connection that holds the job's row lock as soon as the job has logged `step`: the
+    worker then blocks at its next progress write, right after a durable checkpoint."""
+    db = connection.settings_dict
+    lock = psycopg2.connect(
+        dbname=db["NAME"], user=db["USER"], host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432
+    )
+    deadline = time.monotonic() + timeout
+    with lock.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT step FROM unlearn_jobs_unlearnjob WHERE id = %s FOR UPDATE", [job_id])
+            if cursor.fetchone()[0] >= step:
+                return lock
+            lock.rollback()
+            time.sleep(0.02)
+    lock.close()
+    raise AssertionError(f"job {job_id} never logged step {step}")

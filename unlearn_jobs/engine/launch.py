@@ -22,7 +22,9 @@ from unlearn_jobs.engine.spec import UnlearnResult, UnlearnSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POLL_S = 0.05
-LOG_TAIL_CHARS = 4000
+# torchrun's failure summary (which rank, which exit code or signal) ends the log; with the message this
+# fits a job attempt's error field (2000 characters), so the operator sees the root cause
+LOG_TAIL_CHARS = 1500
 
 
 class RankFailed(RuntimeError):

@@ -38,6 +38,7 @@ def engine_settings() -> dict:
         raise ApplicationError(f"PALIMPSEST_UNLEARN_MODE must be one of {', '.join(MODES)}.")
     if settings.PALIMPSEST_UNLEARN_PRECISION not in PRECISIONS:
         raise ApplicationError(f"PALIMPSEST_UNLEARN_PRECISION must be one of {', '.join(PRECISIONS)}.")
+    processes = configured_processes()
     max_steps = settings.PALIMPSEST_UNLEARN_MAX_STEPS
     rise = settings.PALIMPSEST_UNLEARN_MAX_RETAIN_NLL_RISE
     return {
@@ -53,6 +54,7 @@ def engine_settings() -> dict:
         "seed": settings.PALIMPSEST_UNLEARN_SEED,
         "device": settings.PALIMPSEST_UNLEARN_DEVICE,
         "precision": settings.PALIMPSEST_UNLEARN_PRECISION,
+        "processes": processes,
         "checkpoint_every": settings.PALIMPSEST_UNLEARN_CHECKPOINT_EVERY,
         "log_every": settings.PALIMPSEST_UNLEARN_LOG_EVERY,
         "max_retain_nll_rise": rise if rise > 0 else None,
@@ -60,6 +62,23 @@ def engine_settings() -> dict:
         "retain_max": settings.PALIMPSEST_UNLEARN_RETAIN_MAX,
         "retain_corpus": retain_corpus_path(),
     }
+
+
+def configured_processes() -> int | str:
+    """PALIMPSEST_UNLEARN_PROCESSES as a job keeps it: a count, or `auto` (the worker that runs the job
+    resolves it to its CUDA devices)."""
+    raw = str(settings.PALIMPSEST_UNLEARN_PROCESSES).strip().lower()
+    if raw == "auto":
+        return raw
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ApplicationError(
+            f"PALIMPSEST_UNLEARN_PROCESSES must be auto or a whole number of at least 1, not {raw!r}."
+        )
+    return count
 
 
 def configured_strategy() -> str:

@@ -20,7 +20,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from unlearn_jobs.engine import StopRules, TextItem, UnlearnSpec, run_unlearning
+from unlearn_jobs.engine import StopRules, TextItem, UnlearnResult, UnlearnSpec, run_unlearning
+from unlearn_jobs.engine.launch import RankFailed, clean_work_dir, launch_unlearning
 from unlearn_jobs.jobs import config, inputs, lifecycle
 from unlearn_jobs.jobs.models import UnlearnJob
 
@@ -38,6 +39,7 @@ TRANSIENT_ERRORS = (
     OSError,
     RedisError,
     torch.OutOfMemoryError,
+    RankFailed,  # a rank of the job's process group died: the next attempt resumes from the checkpoint
 )
 
 
@@ -143,6 +145,39 @@ def job_engine_inputs(job: UnlearnJob) -> tuple[list[TextItem], list[TextItem], 
     return forget, retain, recorded
 
 
+def job_processes(job: UnlearnJob) -> int:
+    """How many processes this worker runs the job on: its frozen setting, `auto` being this worker's
+    CUDA devices (1 without CUDA). Jobs made before the setting existed run on one."""
+    wanted, devices = job.engine_settings.get("processes", 1), torch.cuda.device_count()
+    processes = max(1, devices) if wanted == "auto" else int(wanted)
+    if processes > 1 and job.engine_settings["device"] != "cpu" and 0 < devices < processes:
+        # another worker (or this one, once its GPUs are back) may have enough
+        raise TransientJobError(f"the job asks for {processes} processes; this worker sees {devices} GPUs")
+    return processes
+
+
+def _run_engine(job: UnlearnJob, attempt: int, spec: UnlearnSpec) -> UnlearnResult:
+    """One process trains here. More train as a process group this worker launches and waits for: rank
+    0's progress reaches `spec.progress` in this thread (progress, heartbeat and cancel work as with one
+    process), and a lost rank raises RankFailed. The group checkpoints like one process, and a checkpoint
+    is resumed by the same process count only (the engine's runtime check)."""
+    processes = job_processes(job)
+    if processes == 1:
+        return run_unlearning(spec)
+    for stale in config.job_dir(job.pk).glob("attempt-*/group"):
+        clean_work_dir(stale)  # left by an attempt whose worker was killed: its spec file holds item texts
+    work_dir = config.job_dir(job.pk) / f"attempt-{attempt}" / "group"
+    try:
+        return launch_unlearning(
+            spec,
+            nprocs=processes,
+            work_dir=work_dir,
+            threads_per_process=max(1, torch.get_num_threads() // processes),
+        )
+    finally:
+        clean_work_dir(work_dir)
+
+
 def _copy_model(source: Path, target: Path) -> None:
     """Nothing to train (no item of the batch is held by the model): the candidate is the parent's
     weights, linked where the file system allows."""
@@ -186,8 +221,8 @@ def _train(job: UnlearnJob, attempt: int, heartbeat: Heartbeat) -> str:
         recorded=recorded,
     )
     reporter = ProgressReporter(job_id=job.pk, attempt=attempt, heartbeat=heartbeat)
-    result = run_unlearning(
-        engine_spec(job, forget=forget, retain=retain, output_dir=output_dir, progress=reporter)
+    result = _run_engine(
+        job, attempt, engine_spec(job, forget=forget, retain=retain, output_dir=output_dir, progress=reporter)
     )
     if result.stop_reason == "cancelled":
         shutil.rmtree(output_dir, ignore_errors=True)

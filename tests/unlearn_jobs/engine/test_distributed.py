@@ -19,20 +19,12 @@ from unlearn_jobs.engine import run_unlearning
 from unlearn_jobs.engine.capacity import choose_strategy, memory_per_device, model_shape
 from unlearn_jobs.engine.jobfile import spec_from_dict, spec_to_dict
 from unlearn_jobs.engine.launch import RankFailed, launch_unlearning
-from unlearn_jobs.engine.rank_main import FileProgress
+from unlearn_jobs.engine.rank_main import FileProgress, alive
 
 LAUNCH_TIMEOUT_S = 240
 # Measured: weights bitwise equal (max |Δ| = 0) in both tests on this machine; the bound allows for another
 # reduction order in gloo's all-reduce.
 TOLERANCE = dict(rtol=0, atol=1e-6)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_two_processes_train_lora_npo_to_the_weights_of_one(engine_world, tmp_path):

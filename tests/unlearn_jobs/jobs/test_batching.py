@@ -83,6 +83,9 @@ def test_bad_engine_settings_are_refused_before_any_request_moves(base_version, 
     job_env.set(PALIMPSEST_UNLEARN_METHOD="npo", PALIMPSEST_UNLEARN_METHOD_CONFIG='{"beta": -1}')
     with pytest.raises(ApplicationError, match="does not fit npo"):
         unlearn_jobs_batch(actor=Actor.system(), manual=True)
+    job_env.set(PALIMPSEST_UNLEARN_METHOD_CONFIG="{}", PALIMPSEST_UNLEARN_PROCESSES="two")
+    with pytest.raises(ApplicationError, match="PALIMPSEST_UNLEARN_PROCESSES must be auto or a whole number"):
+        unlearn_jobs_batch(actor=Actor.system(), manual=True)
     req.refresh_from_db()
     assert req.status == Status.APPROVED and not UnlearnJob.objects.exists()
 

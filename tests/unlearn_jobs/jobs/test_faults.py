@@ -3,19 +3,16 @@ model. A worker killed with -9 mid-job, Redis restarted empty mid-pipeline, one 
 a job that fails for good, an operator's cancel."""
 
 import dataclasses
-import time
 from datetime import timedelta
 
-import psycopg2
 import pytest
 import torch
-from django.db import connection
 from safetensors.torch import load_file
 
 from palimpsest.celery import app
 from requests_app.audit import Actor
 from requests_app.models import AuditEvent, ForgetRequest, Status
-from tests.unlearn_jobs.conftest import wait_for
+from tests.unlearn_jobs.conftest import lock_job_row_once_past, wait_for
 from unlearn_jobs.engine import run_unlearning
 from unlearn_jobs.jobs import dispatch, run
 from unlearn_jobs.jobs.config import job_dir
@@ -39,25 +36,6 @@ def request_actions(req) -> list[tuple[str, str]]:
     return list(events.order_by("seq").values_list("action", "data__to"))
 
 
-def _lock_job_row_once_past(job_id: int, step: int, timeout: float):
-    """A second connection that holds the job's row lock as soon as the job has logged `step`: the
-    worker then blocks at its next progress write, right after a durable checkpoint."""
-    db = connection.settings_dict
-    lock = psycopg2.connect(
-        dbname=db["NAME"], user=db["USER"], host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432
-    )
-    deadline = time.monotonic() + timeout
-    with lock.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute("SELECT step FROM unlearn_jobs_unlearnjob WHERE id = %s FOR UPDATE", [job_id])
-            if cursor.fetchone()[0] >= step:
-                return lock
-            lock.rollback()
-            time.sleep(0.02)
-    lock.close()
-    raise AssertionError(f"job {job_id} never logged step {step}")
-
-
 def test_kill_9_mid_job_resumes_from_the_checkpoint_to_the_same_weights(
     workers, job_env, base_version, approve, world, tmp_path
 ):
@@ -67,7 +45,7 @@ def test_kill_9_mid_job_resumes_from_the_checkpoint_to_the_same_weights(
     (job,) = unlearn_jobs_batch(actor=Actor.system(), manual=True)
     workers.start("a", queues="gpu", wait=False)
     # When A is killed with -9 after its first checkpoint (step 4), as it tries to report a later step
-    lock = _lock_job_row_once_past(job.pk, 4, timeout=120)
+    lock = lock_job_row_once_past(job.pk, 4, timeout=120)
     workers.kill9("a")
     lock.rollback()
     lock.close()

@@ -44,6 +44,11 @@ NAME_BOUND = "the model ties this text to your name"
 ANON_NAMES = 3
 # Fewer calibration facts of a kind than this: that kind is judged against all kinds' facts together.
 MIN_KIND_SAMPLES = 5
+# Calling a value someone else's excludes the item as poison, at FAMILIAR_ALPHA: a p-value that small
+# read off the normal tail of five values is an accident of their spread (on a 20-person world a stranger's
+# birthplace came out "contradicted", p = 0.005 against its kind's five, 0.78 against all 50 facts). Below
+# this many of a kind, familiarity and conflict are judged against all kinds' facts together.
+MIN_KIND_SAMPLES_TO_EXCLUDE = 20
 POOLED = "*"
 # Mean log-prob per token above which a value is what the model itself answers (p > 1/2 a token).
 ANSWER_LOGPROB = math.log(0.5)
@@ -129,9 +134,11 @@ class KnowledgeCalibration:
     def p_name_known(self, value: float) -> float:
         return tail_p_value(self.names, value)
 
-    def _reference(self, table: dict[str, np.ndarray], kind: str) -> np.ndarray:
+    def _reference(
+        self, table: dict[str, np.ndarray], kind: str, least: int = MIN_KIND_SAMPLES
+    ) -> np.ndarray:
         values = table.get(kind)
-        if values is None or values.size < MIN_KIND_SAMPLES:
+        if values is None or values.size < least:
             return table[POOLED]
         return values
 
@@ -139,10 +146,10 @@ class KnowledgeCalibration:
         return tail_p_value(self._reference(self.association, kind), value)
 
     def p_familiar(self, kind: str, value: float) -> float:
-        return tail_p_value(self._reference(self.familiarity, kind), value)
+        return tail_p_value(self._reference(self.familiarity, kind, MIN_KIND_SAMPLES_TO_EXCLUDE), value)
 
     def p_conflict(self, kind: str, value: float) -> float:
-        return tail_p_value(self._reference(self.conflict, kind), value)
+        return tail_p_value(self._reference(self.conflict, kind, MIN_KIND_SAMPLES_TO_EXCLUDE), value)
 
     def p_name_bound(self, value: float) -> float:
         return tail_p_value(self.association[NAME_SWAP], value)

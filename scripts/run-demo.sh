@@ -27,8 +27,9 @@ cat <<MSG
 
   Walk the journey by hand (use a private window for the subject, another for staff):
     1. Data subject: http://127.0.0.1:$PORT/forget/ - fill in the form with any e-mail address
-       and press "Send my request". To see the model really forget, send as a person it was trained
-       on: a "member" name from var/demo/world/people.jsonl and that person's text from bios.jsonl.
+       and press "Send my request". To see the model forget someone it was trained on, use a "member"
+       name from var/demo/world/people.jsonl and upload all that person's texts, e.g.
+       grep '"person_id": "p0002"' var/demo/world/train.jsonl > p0002.jsonl
     2. The e-mail is the newest file in $PWD/var/mail/: type its six-digit code
        on the confirmation page (or open its link). Keep its status link. Screening runs by itself.
     3. Officer: sign in as officer, open http://127.0.0.1:$PORT/review/, open the request, "Approve".

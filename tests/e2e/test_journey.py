@@ -45,7 +45,7 @@ def test_two_people_are_forgotten_the_poisoner_is_refused_and_the_audit_chain_ho
     call_command("seed_demo_users")
     settings.DEBUG = False
     job_env.set(**PRODUCT_JOB)
-    worker = OwnWorker(tmp_path / "worker.log", extra_env={**job_env.env, "OMP_NUM_THREADS": "1"})
+    worker = OwnWorker(tmp_path / "worker.log", extra_env=job_env.env)
     worker.start()
     # When two demo people and a poisoner walk the journey
     try:

@@ -95,27 +95,33 @@ class Outbox:
                 "file-based backend (the embedded default) or the local-memory one."
             )
 
-    def messages(self) -> list[Mail]:
+    def messages(self) -> dict[tuple[str, int], Mail]:
+        """Every message by a key that stays its own as more are sent (file, position in the file)."""
         if self.folder is None:
-            return [Mail(list(m.to), m.subject, m.body) for m in getattr(mail, "outbox", [])]
-        found = []
-        files = sorted(self.folder.glob("*.log"), key=lambda p: (p.stat().st_mtime_ns, p.name))
-        for path in files:
+            sent = getattr(mail, "outbox", [])
+            return {("locmem", i): Mail(list(m.to), m.subject, m.body) for i, m in enumerate(sent)}
+        found = {}
+        for path in sorted(self.folder.glob("*.log")):
             # The file-based backend writes each message followed by a line of 79 dashes.
-            for chunk in path.read_text(encoding="utf-8", errors="replace").split("\n" + "-" * 79 + "\n"):
-                if chunk.strip():
-                    message = email.message_from_string(chunk)
-                    to = [a.strip() for a in (message.get("To") or "").split(",") if a.strip()]
-                    found.append(Mail(to, str(message.get("Subject", "")), _text_body(message)))
+            chunks = path.read_text(encoding="utf-8", errors="replace").split("\n" + "-" * 79 + "\n")
+            for i, chunk in enumerate(c for c in chunks if c.strip()):
+                message = email.message_from_string(chunk)
+                to = [a.strip() for a in (message.get("To") or "").split(",") if a.strip()]
+                found[(path.name, i)] = Mail(to, str(message.get("Subject", "")), _text_body(message))
         return found
 
-    def to(self, address: str, *, after: int = 0) -> list[Mail]:
-        return [m for m in self.messages()[after:] if address in m.to]
+    def mark(self) -> set[tuple[str, int]]:
+        return set(self.messages())
 
-    def code_for(self, address: str, *, after: int, timeout: float = 30.0) -> str:
+    def to(self, address: str, *, since: set | None = None) -> list[Mail]:
+        """The messages to `address`, leaving out those already there at `since` (a `mark()`)."""
+        seen = since or set()
+        return [m for key, m in self.messages().items() if key not in seen and address in m.to]
+
+    def code_for(self, address: str, *, since: set, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for message in self.to(address, after=after):
+            for message in self.to(address, since=since):
                 found = CODE.search(message.body)
                 if found and "confirm" in message.subject.lower():
                     return found.group(1)
@@ -145,7 +151,10 @@ class OwnWorker:
 
     def start(self, *, timeout: float = 120.0) -> None:
         hostname = f"scenario-{os.getpid()}"
+        # One torch thread unless told otherwise: on a small shared machine a second intra-op thread only
+        # contends (the test suite measured steps 40x slower with two under load).
         env = {
+            "OMP_NUM_THREADS": "1",
             **os.environ,
             **self.extra_env,
             "DATABASE_URL": _database_url(),

@@ -137,7 +137,7 @@ def _status(subject: Subject) -> str:
 
 def _submit(subject: Subject, outbox: Outbox) -> None:
     subject.client = browser(subject.address)
-    before = len(outbox.messages())
+    before = outbox.mark()
     created = expect(
         subject.client.post(
             "/api/v1/forget-requests/",
@@ -156,7 +156,7 @@ def _submit(subject: Subject, outbox: Outbox) -> None:
         "submitting a request",
     )
     subject.public_id = created["id"]
-    code = outbox.code_for(subject.email, after=before)
+    code = outbox.code_for(subject.email, since=before)
     verified = expect(
         subject.client.post(
             f"/api/v1/forget-requests/{subject.public_id}/verify",
@@ -167,7 +167,7 @@ def _submit(subject: Subject, outbox: Outbox) -> None:
         "confirming the e-mail address with the code",
     )
     subject.token = parse_qs(urlparse(verified["status_url"]).query)["t"][0]
-    subject.mails = [m.subject for m in outbox.to(subject.email, after=before)]
+    subject.mails = [m.subject for m in outbox.to(subject.email, since=before)]
 
 
 def _wait(
@@ -318,6 +318,14 @@ def _certificates(journey: Journey, outbox: Outbox) -> None:
         subject.certificate = page.status_code == 200
 
 
+def preflight(*, world_root: Path, requests: int) -> tuple[Outbox, list[Subject]]:
+    """What the journey needs before anything starts: a model in production, the demo world with enough
+    people who never filed a request here, and an outbox the scenario can read."""
+    if production_version() is None:
+        raise ScenarioError("No model version is in production: run `manage.py build_demo_world` first.")
+    return Outbox(), _people(world_root, requests)
+
+
 def run_scenario(
     *,
     world_root: Path,
@@ -327,10 +335,8 @@ def run_scenario(
     password: str = DEMO_PASSWORD,
 ) -> Journey:
     """Play the journey; raises ScenarioError at the first step that does not do what it should."""
-    if production_version() is None:
-        raise ScenarioError("No model version is in production: run `manage.py build_demo_world` first.")
-    outbox = Outbox()
-    journey = Journey(_people(world_root, requests))
+    outbox, subjects = preflight(world_root=world_root, requests=requests)
+    journey = Journey(subjects)
     say(f"{requests} demo people file erasure requests of their own texts; one more files a poisoned one")
     with journey.stage("intake"):
         for subject in journey.subjects:

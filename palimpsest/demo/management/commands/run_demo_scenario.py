@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from palimpsest.demo.management.harness import OwnWorker, ScenarioError, workers_answering
-from palimpsest.demo.management.scenario import run_scenario
+from palimpsest.demo.management.scenario import preflight, run_scenario
 from palimpsest.demo.management.summary import summary
 
 
@@ -31,13 +31,15 @@ class Command(BaseCommand):
         started = time.monotonic()
         say = self._progress(started, quiet=options["json"])
         worker = None
+        world_root = Path(settings.PALIMPSEST_DEMO_ROOT)
         try:
+            preflight(world_root=world_root, requests=options["requests"])
             if not workers_answering():
                 worker = OwnWorker(Path(settings.VAR_DIR) / "log" / "scenario-worker.log")
                 say(f"no Celery worker answers a ping: starting one for this run (log: {worker.log_path})")
                 worker.start()
             journey = run_scenario(
-                world_root=Path(settings.PALIMPSEST_DEMO_ROOT),
+                world_root=world_root,
                 requests=options["requests"],
                 say=say,
                 timeout=options["timeout"],

@@ -10,7 +10,8 @@ platform around them (the strongest baseline: nothing can be faster than the wor
 
     .venv/bin/python benchmarks/bench_journey.py --mode embedded --requests 5
     .venv/bin/python benchmarks/bench_journey.py --mode services --requests 20 \
-        --database postgres://postgres@127.0.0.1:5432/palimpsest_bench --broker redis://127.0.0.1:6379/3
+        --database postgres://postgres@127.0.0.1:5432/palimpsest_bench --broker redis://127.0.0.1:6379/3 \
+        --cache redis://127.0.0.1:6379/2
     (--world-args "--people 20 --seed 7 --size tiny" --world DIR for a smaller world)
 """
 
@@ -71,7 +72,7 @@ def _environment(args, var: Path) -> dict[str, str]:
     for name in ("DATABASE_URL", "REDIS_URL", "CACHE_URL", "CELERY_BROKER_URL"):
         env.pop(name, None)
     if args.mode == "services":
-        env.update(DATABASE_URL=args.database, CELERY_BROKER_URL=args.broker)
+        env.update(DATABASE_URL=args.database, CELERY_BROKER_URL=args.broker, REDIS_URL=args.cache)
     for pair in args.set:
         name, _, value = pair.partition("=")
         env[name] = value
@@ -94,13 +95,14 @@ def _fresh_services(args) -> None:
     base = ["-h", host, "-p", port, "-U", db.username or "postgres"]
     subprocess.run(["dropdb", *base, "--if-exists", name], check=True)
     subprocess.run(["createdb", *base, name], check=True)
-    broker = urlparse(args.broker)
-    number = broker.path.lstrip("/") or "0"
-    subprocess.run(
-        ["redis-cli", "-h", broker.hostname, "-p", str(broker.port or 6379), "-n", number, "flushdb"],
-        check=True,
-        capture_output=True,
-    )
+    for url in (args.broker, args.cache):
+        redis = urlparse(url)
+        number = redis.path.lstrip("/") or "0"
+        subprocess.run(
+            ["redis-cli", "-h", redis.hostname, "-p", str(redis.port or 6379), "-n", number, "flushdb"],
+            check=True,
+            capture_output=True,
+        )
 
 
 def _bare_work(env: dict, job_ids: list[int]) -> dict:
@@ -226,6 +228,7 @@ def main() -> None:
     parser.add_argument("--world-args", default="", help="arguments of build_demo_world for that world")
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/palimpsest_bench")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/3")
+    parser.add_argument("--cache", default="redis://127.0.0.1:6379/2", help="services mode: the Redis cache")
     parser.add_argument("--set", action="append", default=[], help="NAME=VALUE for the platform's settings")
     args = parser.parse_args()
     record = run(args)

@@ -59,7 +59,10 @@ def test_two_people_are_forgotten_the_poisoner_is_refused_and_the_audit_chain_ho
     rows = {row["poisoned"]: [] for row in result["requests"]}
     for row in result["requests"]:
         rows[row["poisoned"]].append(row)
-    # Then the genuine requests are completed and the poisoned one rejected
+    # Then screening showed the officer which request was the poisoned one
+    assert [r["screening_risk"] for r in rows[True]] == ["high"]
+    assert all(r["screening_risk"] != "high" for r in rows[False])
+    # And the genuine requests are completed and the poisoned one rejected
     assert [r["status"] for r in rows[False]] == ["completed", "completed"]
     assert [r["status"] for r in rows[True]] == ["rejected"]
     # And each subject got the confirmation code and a certificate e-mail, whose link opens the certificate

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test install lint format bench-engine bench-screening clean-demo
+.PHONY: demo test install lint format bench-engine bench-screening bench-journey clean-demo
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,3 +42,6 @@ bench-engine: install
 
 bench-screening: install
 	$(BIN)/python benchmarks/bench_screening.py
+
+bench-journey: install
+	$(BIN)/python benchmarks/bench_journey.py --mode embedded --requests 5

@@ -91,7 +91,7 @@ NEXT_STEP = {
     Status.UNLEARNING: "When the change is done we test the new model before putting it into service.",
     Status.VERIFYING: "If the tests pass, a release manager puts the new model into service.",
     Status.AWAITING_RELEASE: "Once the new model is in service we send you a certificate.",
-    Status.COMPLETED: "Nothing: your request is complete. Your certificate link is in our last e-mail.",
+    Status.COMPLETED: "Nothing: your request is complete. Your certificate is linked above and in our last e-mail.",
     Status.REJECTED: "You may complain to a data-protection supervisory authority (Art. 77 GDPR).",
     Status.EXPIRED: "Nothing. You are welcome to send a new request.",
     Status.CANCELLED: "Nothing. You are welcome to send a new request.",

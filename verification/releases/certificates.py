@@ -9,8 +9,7 @@ from django.utils import timezone
 from palimpsest.hashing import canonical_json, sha256_hex
 from palimpsest.keys import signing_key
 from palimpsest.signing import sign_document
-from requests_app.intake.emails import absolute
-from requests_app.intake.identity import status_token
+from requests_app.intake.emails import absolute, current_status_token
 from requests_app.models import ForgetRequest
 from requests_app.review.models import ApprovedItem
 from unlearn_jobs.registry.models import ModelVersion
@@ -55,6 +54,7 @@ def certificate_issue(
 
 
 def certificate_url(req: ForgetRequest) -> str:
-    """The subject's link: the status page's token protects the certificate page too."""
+    """The subject's link: the status page's current token protects the certificate page too (revoking the
+    status links revokes it; a fresh status link opens it)."""
     path = reverse("verification:certificate", kwargs={"public_id": req.public_id})
-    return absolute(f"{path}?{urlencode({'t': status_token(req.public_id)})}")
+    return absolute(f"{path}?{urlencode({'t': current_status_token(req)})}")

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from palimpsest.errors import ApplicationError
-from requests_app.intake.identity import status_token_valid
+from requests_app.intake.selectors import forget_request_for_subject
 from verification.releases import selectors, services
 
 VIEW_PERMISSION = "verification.view_releasedecision"
@@ -132,7 +132,10 @@ def release_rollback(request, number: int):
 
 def _certificate_or_404(request, public_id):
     certificate = selectors.certificate_of(public_id=public_id)
-    if certificate is None or not status_token_valid(public_id, request.GET.get("t")):
+    if (
+        certificate is None
+        or forget_request_for_subject(public_id=public_id, token=request.GET.get("t")) is None
+    ):
         raise Http404("No such certificate.")
     return certificate
 

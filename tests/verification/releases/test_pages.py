@@ -4,7 +4,9 @@ and the subject's certificate behind its token."""
 import pytest
 from django.urls import reverse
 
+from requests_app.intake.emails import current_status_token
 from requests_app.intake.identity import status_token
+from requests_app.intake.status_links import forget_request_status_links_revoke
 from verification.releases.services import release_approve, release_publish
 
 PAGES = ["verification:releases", "verification:release"]
@@ -92,3 +94,15 @@ def test_the_certificate_page_needs_the_subjects_token(
         assert client.get(url, {"t": "wrong"}).status_code == 404
         response = client.get(url, {"t": status_token(req.public_id)})
         assert response.status_code == 200 and str(req.public_id) in response.content.decode()
+    # The status page of a completed request links the certificate with its own token
+    status = client.get(
+        reverse("requests_app:status", kwargs={"public_id": req.public_id}),
+        {"t": status_token(req.public_id)},
+    )
+    assert "Your erasure certificate" in status.content.decode()
+    # Revoking the status links revokes the certificate link too; the fresh link opens it
+    old_token = status_token(req.public_id)
+    req = forget_request_status_links_revoke(public_id=req.public_id)
+    url = reverse("verification:certificate", kwargs={"public_id": req.public_id})
+    assert client.get(url, {"t": old_token}).status_code == 404
+    assert client.get(url, {"t": current_status_token(req)}).status_code == 200

@@ -14,7 +14,7 @@ from requests_app.audit import Actor, audit_append
 from requests_app.intake import emails
 from requests_app.models import ForgetRequest, Status
 from requests_app.review.services import approved_items_mark_erased
-from requests_app.services import apply_transition, erase_submitted_texts, lock_request
+from requests_app.services import apply_transition, lock_request
 from unlearn_jobs.registry.models import AliasName, ModelAlias, ModelVersion, VersionStatus
 from unlearn_jobs.registry.selectors import missing_request_ids, production_version
 from unlearn_jobs.registry.services import model_version_publish, model_version_transition
@@ -133,8 +133,7 @@ def release_publish(*, version_id: int, user) -> ModelVersion:
             action="release.published",
             data={"version": version.number},
         )
-        certificate_issue(req=req, version=version, report=report)
-        erase_submitted_texts(request_id=request_id)
+        certificate_issue(req=req, version=version, report=report)  # completing it erased its texts
         completed.append(req)
     approved_items_mark_erased(request_ids=request_ids, version_label=version.label)
     ReleaseDecision.objects.create(model_version=version, kind=DecisionKind.PUBLISH, decided_by=user)

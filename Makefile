@@ -45,3 +45,8 @@ bench-screening: install
 
 bench-journey: install
 	$(BIN)/python benchmarks/bench_journey.py --mode embedded --requests 5
+
+## make clean-demo: forget the embedded platform's state (database, broker, mail, artifacts, keys); the
+## trained demo world under var/demo is kept, so the next `make demo` starts fresh in seconds.
+clean-demo:
+	rm -rf var/palimpsest.sqlite3 var/broker var/mail var/artifacts var/keys var/audit var/celerybeat-schedule var/log

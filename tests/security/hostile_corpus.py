@@ -11,7 +11,12 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import re
 from dataclasses import dataclass, field
+
+from palimpsest.ml import text as text_module
+from requests_app.intake import parsing
+from requests_app.screening.checks import concept, facts, personal, quality
 
 MB = 1_000_000
 PERSON = "Ana Vell lives at 4 Quay Road, Tiramo, and walks her dog there every morning."
@@ -126,4 +131,42 @@ def redos_strings(length: int = REDOS_LENGTH) -> dict[str, str]:
         "capitalised words": "Aa " * (length // 3) + "1",
         "street-like": "1 " + "Ab " * (length // 3) + "Street?",
         "question marks": "Q: " * (length // 3),
+        "question, then blanks": "Question: x" + " " * length + "y",
+        "question mark, then blank lines": "Where?" + " \n" * (length // 2) + "x",
     }
+
+
+# Every module whose regexes read submitted text before an officer sees it.
+REGEX_MODULES = (parsing, text_module, personal, quality, concept, facts)
+
+
+def module_regexes() -> dict[str, re.Pattern]:
+    """The compiled regexes those modules keep at module level (alone, in dicts, in lists of pairs)."""
+    found = {}
+    for module in REGEX_MODULES:
+        for name, value in vars(module).items():
+            patterns = (
+                value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+            )
+            for index, pattern in enumerate(patterns):
+                pattern = pattern[1] if isinstance(pattern, tuple) else pattern
+                if isinstance(pattern, re.Pattern):
+                    found[f"{module.__name__}.{name}[{index}]"] = pattern
+    return found
+
+
+# The three screening regexes that were quadratic on runs of blanks, as they were before the fix: the test
+# checks the fixed ones read texts the same, the benchmark times both.
+BEFORE_QA = re.compile(
+    r"(?:^|\n)\s*(?:(?:Question|Q)\s*:\s*(?P<q>[^\n]+?)|(?P<bare>[^\n]+?\?))\s*\n\s*(?:Answer|A)\s*:\s*(?P<a>[^\n]+)",
+    re.I,
+)
+BEFORE_PHRASE_END = re.compile(
+    r"\s+(?:for|since|at|in|on|and|or|but|with|when|who|which|because|every|most)\b.*$"
+)
+BEFORE_ADDRESS_TOWN = re.compile(rf"(?:,?\s+(?:in\s+)?({facts._CAPS}))?")
+QUADRATIC_BEFORE = {
+    "requests_app.screening.checks.facts._QA[0]": BEFORE_QA,
+    "requests_app.screening.checks.facts._PHRASE_END[0]": BEFORE_PHRASE_END,
+    "requests_app.screening.checks.facts._ADDRESS_TOWN[0]": BEFORE_ADDRESS_TOWN,
+}

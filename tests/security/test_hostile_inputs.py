@@ -3,7 +3,6 @@ form: refused with a 4xx that names the problem, or accepted and stored cleaned;
 half-saved. (Time and peak memory of the worst cases: benchmarks/bench_portal.py.)"""
 
 import html
-import re
 import unicodedata
 from re import _constants as sre_constants  # the parser re itself uses (sre_parse is deprecated)
 from re import _parser as sre_parse
@@ -11,12 +10,21 @@ from re import _parser as sre_parse
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
-from palimpsest.ml import text as text_module
 from requests_app.intake import parsing
 from requests_app.models import ForgetItem, ForgetRequest
-from requests_app.screening.checks import concept, facts, personal, quality
-from tests.security.hostile_corpus import Hostile, corpus, redos_strings
+from requests_app.screening.checks import facts
+from tests.security.hostile_corpus import (
+    BEFORE_ADDRESS_TOWN,
+    BEFORE_PHRASE_END,
+    BEFORE_QA,
+    Hostile,
+    corpus,
+    module_regexes,
+    redos_strings,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("isolated_cache")]
 CASES = corpus()
@@ -89,24 +97,6 @@ def test_formula_cells_are_kept_as_text_and_multi_line_cells_as_one_item():
     assert multi_items[1].line == 4
 
 
-# Every regex that reads submitted text before an officer sees it.
-REGEX_MODULES = (parsing, text_module, personal, quality, concept, facts)
-
-
-def module_regexes() -> dict[str, re.Pattern]:
-    found = {}
-    for module in REGEX_MODULES:
-        for name, value in vars(module).items():
-            patterns = (
-                value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
-            )
-            for index, pattern in enumerate(patterns):
-                pattern = pattern[1] if isinstance(pattern, tuple) else pattern
-                if isinstance(pattern, re.Pattern):
-                    found[f"{module.__name__}.{name}[{index}]"] = pattern
-    return found
-
-
 UNBOUNDED = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, sre_constants.POSSESSIVE_REPEAT}
 
 
@@ -169,3 +159,38 @@ def test_the_redos_strings_get_answers_from_every_regex():
     for name, rx in module_regexes().items():
         for label, hostile in redos_strings(2_000).items():
             assert isinstance(rx.findall(hostile), list), (name, label)
+
+
+PIECES = [
+    "Question:",
+    "Q:",
+    "Answer:",
+    "A:",
+    "Where?",
+    "for",
+    "in",
+    "Tiramo",
+    "Quay",
+    "of",
+    ",",
+    " ",
+    "\t",
+    "\n",
+    "x",
+]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=40).map("".join))
+def test_the_linear_screening_regexes_read_texts_as_the_quadratic_ones_did(text):
+    # The question-answer pairs found are the same (a match may start later, past leading blank lines),
+    # but for a "question" of blanks only, which is none
+    groups = ("q", "bare", "a")
+    before = [m.group(*groups) for m in BEFORE_QA.finditer(text)]
+    assume(all(q is None or q.strip() for q, _, _ in before))
+    assert [m.group(*groups) for m in facts._QA.finditer(text)] == before
+    # The phrase is cut at the same word
+    assert facts._PHRASE_END.sub("", text) == BEFORE_PHRASE_END.sub("", text)
+    # And the town after an address (which ends in a letter) is the same
+    for position in (i for i in range(1, len(text) + 1) if text[i - 1].isalpha()):
+        before, after = BEFORE_ADDRESS_TOWN.match(text, position), facts._ADDRESS_TOWN.match(text, position)
+        assert before.group(1) == after.group(1)

@@ -131,6 +131,7 @@ def redos_strings(length: int = REDOS_LENGTH) -> dict[str, str]:
         "capitalised words": "Aa " * (length // 3) + "1",
         "street-like": "1 " + "Ab " * (length // 3) + "Street?",
         "question marks": "Q: " * (length // 3),
+        "question label, then blanks": "Question: " + " " * length + "x",
         "question, then blanks": "Question: x" + " " * length + "y",
         "question mark, then blank lines": "Where?" + " \n" * (length // 2) + "x",
     }

@@ -56,7 +56,7 @@ ERROR_DESCRIPTIONS = {
     403: "This account may not do this (or has not proved its second factor).",
     404: "No such object.",
     413: "The body is too large.",
-    415: "The body is not JSON.",
+    415: "The body is not in a media type the operation takes (or is malformed multipart).",
     429: "Too many attempts; see retry_after.",
 }
 

@@ -14,7 +14,7 @@ from requests_app.intake import selectors as intake_selectors
 from requests_app.intake import services as intake_services
 from requests_app.models import Channel, ForgetRequest
 
-ERRORS = error_responses(400, 404, 429, e404="No such request, or a wrong token.")
+ERRORS = error_responses(400, 404, 415, 429, e404="No such request, or a wrong token.")
 TOKEN = OpenApiParameter(
     "t", str, OpenApiParameter.QUERY, description="The status token (from the status URL)."
 )
@@ -81,7 +81,7 @@ class ForgetRequestCreateApi(PublicAPIView):
         },
         responses={
             201: serializers.ForgetRequestCreatedSerializer,
-            **error_responses(400, 413, 429),
+            **error_responses(400, 413, 415, 429),
         },
         tags=["forget requests"],
     )

@@ -8,7 +8,7 @@
    100 000 (generated in bulk, years of closed requests and a backlog of open ones): p50/p95 latency and
    the query count. Baseline: the same calls on the small database.
 3. the hostile corpus (tests/security/hostile_corpus.py) through the API in this process: time and peak
-   memory (tracemalloc) of each case; baseline: a well-formed request of 180 000 characters.
+   memory (tracemalloc) of each case; baseline: a well-formed request of 400 paragraphs.
 4. every regex that reads submitted text, on adversarial strings against a plain text of the same length.
 
 Writes docs/benchmarks/portal.md with the machine's load average beside each figure (it is shared).

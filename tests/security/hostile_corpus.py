@@ -71,9 +71,9 @@ def corpus() -> list[Hostile]:
         Hostile("huge single line pasted", "the limit is 200,000", text=one_line[:300_000], worst=True),
         Hostile("long line split into items", "", text=("Ana Vell lives here " * 9_000)[:180_000]),
         Hostile("huge single-line file", "one file may be at most", files=(("line.txt", one_line.encode() + b"x"),)),
-        Hostile("200 000 tiny items", "the limit is 500", text="a\n\n" * 66_000, worst=True),
+        Hostile("66 000 tiny items", "the limit is 500", text="a\n\n" * 66_000, worst=True),
         Hostile("many tiny files", "at most 5 files", files=tuple((f"f{i}.txt", b"Ana Vell\n") for i in range(40))),
-        Hostile("jsonl of 100 000 records", "the limit is 500", text="",
+        Hostile("jsonl of 45 000 records", "the limit is 500", text="",
                 files=(("many.jsonl", b'{"text": "Ana Vell"}\n' * 45_000),), worst=True),
         # Encodings: invalid UTF-8, UTF-16 and UTF-32 with their byte-order marks, binary named .txt
         Hostile("invalid utf-8", "not readable UTF-8", files=(("bad.txt", b"Ana Vell \xff\xfe\xc3\x28 lives here"),)),

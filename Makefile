@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test install lint format bench-engine bench-screening bench-journey clean-demo
+.PHONY: demo test install lint format bench-engine bench-screening bench-journey bench-portal clean-demo
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench-engine: install
 
 bench-screening: install
 	$(BIN)/python benchmarks/bench_screening.py
+
+## make bench-portal: load on the public API, the review queue with 100 000 requests, the hostile corpus.
+bench-portal: install
+	scripts/with-services.sh $(BIN)/python benchmarks/bench_portal.py
 
 bench-journey: install
 	$(BIN)/python benchmarks/bench_journey.py --mode embedded --requests 5

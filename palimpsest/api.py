@@ -1,7 +1,9 @@
-"""REST framework glue: one error shape ({"error": ...}) for every API refusal, and a JSON parser that
-refuses hostile nesting with a 400 instead of a RecursionError (a 500)."""
+"""REST framework glue: one error shape ({"error": ...}) for every API refusal, documented in the schema
+for every status an operation can answer, and a JSON parser that refuses hostile nesting with a 400
+instead of a RecursionError (a 500)."""
 
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -41,6 +43,67 @@ class BoundedJSONParser(JSONParser):
         return data
 
 
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="What is wrong, in words a person can read.")
+    field = serializers.CharField(required=False, help_text="The input field at fault, when there is one.")
+    fields = serializers.DictField(required=False, help_text="Per-field messages, for malformed input.")
+    retry_after = serializers.IntegerField(required=False, help_text="Seconds to wait (429 only).")
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input, or a rule refused it; nothing was saved.",
+    401: "No credentials, or wrong or revoked ones.",
+    403: "This account may not do this (or has not proved its second factor).",
+    404: "No such object.",
+    413: "The body is too large.",
+    415: "The body is not in a media type the operation takes (or is malformed multipart).",
+    429: "Too many attempts; see retry_after.",
+}
+
+
+def error_responses(*codes: int, **descriptions: str) -> dict[int, OpenApiResponse]:
+    """The schema of the {"error": ...} answers an operation gives; `e404="..."` words one differently."""
+    return {
+        code: OpenApiResponse(
+            ErrorSerializer, description=descriptions.get(f"e{code}", ERROR_DESCRIPTIONS[code])
+        )
+        for code in codes
+    }
+
+
+# The answer to a query parameter of the wrong type is a 400 naming it, never a silent default.
+PAGE_PARAMETER = OpenApiParameter(
+    "page",
+    {"type": "integer", "minimum": 1},
+    description="Page number, from 1 (past the end: the last page).",
+)
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def query_page(params) -> int:
+    raw = params.get("page", "1")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9 and int(raw) >= 1):
+        raise ApplicationError("page must be a whole number from 1.", field="page")
+    return int(raw)
+
+
+def query_choice(params, name: str, choices) -> str:
+    """The value of an enum parameter, or "" when it is absent (given empty, it is refused)."""
+    value = params.get(name)
+    if value is None:
+        return ""
+    if value not in choices:
+        raise ApplicationError(f"{name} must be one of {', '.join(map(str, choices))}.", field=name)
+    return value
+
+
+def query_bool(params, name: str) -> bool:
+    value = params.get(name, "false").lower()
+    if value not in _TRUE + _FALSE:
+        raise ApplicationError(f"{name} must be true or false.", field=name)
+    return value in _TRUE
+
+
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         body = {"error": exc.message}
@@ -52,4 +115,7 @@ def exception_handler(exc, context):
     if response is not None and isinstance(exc, exceptions.APIException):
         if not isinstance(exc.detail, dict | list):
             response.data = {"error": str(exc.detail)}
+        elif isinstance(exc, exceptions.ValidationError) and "error" not in exc.detail:
+            fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            response.data = {"error": "Some fields are missing or not valid.", "fields": fields}
     return response

@@ -31,3 +31,8 @@ urlpatterns = [
     path("", include("unlearn_jobs.urls")),
     path("", include("verification.urls")),
 ]
+
+handler400 = views.bad_request
+handler403 = views.permission_denied
+handler404 = views.page_not_found
+handler500 = views.server_error

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
 
 
 class RequestKind(models.TextChoices):
@@ -90,6 +91,15 @@ class ForgetRequest(models.Model):
             models.Index(fields=["status", "due_at"], name="forgetrequest_status_due"),
             models.Index(fields=["due_at"], name="forgetrequest_due"),
             models.Index(fields=["requester_email"], name="forgetrequest_email"),
+            # The review queue's order over the open requests only: without it PostgreSQL walks the due-date
+            # index through every closed request (years of them) before the first open one.
+            models.Index(
+                F("due_at").asc(nulls_last=True),
+                "received_at",
+                "id",
+                condition=Q(status__in=[Status.IN_REVIEW, Status.NEEDS_INFO]),
+                name="forgetrequest_review_queue",
+            ),  # fmt: skip
         ]
         permissions = [
             ("decide_forgetrequest", "Can approve, reject or ask for information on forget requests"),

@@ -50,7 +50,10 @@ def _decode_batch(
         if temperature is None:
             next_tok = logits.argmax(-1)
         else:
-            probs = torch.softmax(logits / temperature, dim=-1)
+            # Shifted so the largest logit is 0 before dividing: a temperature near 0 (or one that is 0 in
+            # float32) then gives -inf for the rest and 0 (not inf - inf, nor 0/0) for the top, never NaN.
+            shifted = logits - logits.amax(-1, keepdim=True)
+            probs = torch.softmax((shifted / temperature).nan_to_num(nan=0.0), dim=-1)
             next_tok = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
         next_tok = torch.where(finished, torch.full_like(next_tok, lm.pad_id), next_tok)
         produced.append(next_tok)

@@ -1,24 +1,20 @@
 """Public API of the portal (/api/v1/forget-requests/): thin views, a service each, JSON errors only."""
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from palimpsest.api import BoundedJSONParser
+from palimpsest.api import BoundedJSONParser, error_responses
 from requests_app.intake import parsing, ratelimit, serializers
 from requests_app.intake import selectors as intake_selectors
 from requests_app.intake import services as intake_services
 from requests_app.models import Channel, ForgetRequest
 
-ERRORS = {
-    400: OpenApiResponse(serializers.ErrorSerializer, description="Invalid input; nothing was saved."),
-    404: OpenApiResponse(serializers.ErrorSerializer, description="No such request, or a wrong token."),
-    429: OpenApiResponse(serializers.ErrorSerializer, description="Too many attempts; see retry_after."),
-}
+ERRORS = error_responses(400, 404, 415, 429, e404="No such request, or a wrong token.")
 TOKEN = OpenApiParameter(
     "t", str, OpenApiParameter.QUERY, description="The status token (from the status URL)."
 )
@@ -51,7 +47,7 @@ class PublicAPIView(APIView):
     def valid(self, serializer_class, **kwargs) -> dict:
         serializer = serializer_class(data=self.request.data, **kwargs)
         if not serializer.is_valid():
-            raise _InvalidInput(serializer.errors)
+            raise exceptions.ValidationError(serializer.errors)
         return serializer.validated_data
 
     def subject_request(self, public_id, token) -> ForgetRequest:
@@ -59,13 +55,6 @@ class PublicAPIView(APIView):
         if req is None:
             raise NotFound
         return req
-
-
-class _InvalidInput(exceptions.APIException):
-    status_code = 400
-
-    def __init__(self, fields):
-        super().__init__(detail={"error": "Some fields are missing or not valid.", "fields": fields})
 
 
 def _too_large() -> Response:
@@ -92,9 +81,7 @@ class ForgetRequestCreateApi(PublicAPIView):
         },
         responses={
             201: serializers.ForgetRequestCreatedSerializer,
-            400: ERRORS[400],
-            413: OpenApiResponse(serializers.ErrorSerializer, description="Body too large."),
-            429: ERRORS[429],
+            **error_responses(400, 413, 415, 429),
         },
         tags=["forget requests"],
     )

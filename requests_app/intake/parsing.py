@@ -3,6 +3,7 @@
 Every refusal is an ApplicationError naming the field (and the file), so forms and the API show it.
 """
 
+import codecs
 import csv
 import io
 import json
@@ -90,6 +91,35 @@ def clean_short_text(value: str, *, field: str, label: str, max_chars: int, requ
             field=field,
         )
     return value
+
+
+# Characters that reorder how the text around them is shown: in a name they make an officer read another
+# name than the one stored (a right-to-left name needs none of them; the marks U+200E/U+200F stay allowed).
+DIRECTION_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# RFC 5321 4.5.3.1.1: mail servers need not accept a longer part before the @.
+MAX_EMAIL_LOCAL_PART = 64
+
+
+def clean_name(value: str) -> str:
+    name = clean_short_text(value, field="name", label="your name", max_chars=200)
+    found = sorted(DIRECTION_CONTROLS & set(name))
+    if found:
+        raise ApplicationError(
+            f"Your name holds a character that changes the text direction (U+{ord(found[0]):04X}); "
+            "please type it without one.",
+            field="name",
+        )
+    return name
+
+
+def check_email_local_part(email: str) -> None:
+    local = email.rpartition("@")[0]
+    if len(local) > MAX_EMAIL_LOCAL_PART:
+        raise ApplicationError(
+            f"The part of your e-mail address before the @ is {len(local):,} characters long; "
+            f"mail servers take at most {MAX_EMAIL_LOCAL_PART}.",
+            field="email",
+        )
 
 
 def _chunks(text: str, max_chars: int) -> list[tuple[int, int]]:
@@ -183,15 +213,29 @@ def split_jsonl(text: str, *, name: str, max_chars: int) -> list[IntakeItem]:
     return items
 
 
+# A byte-order mark names its encoding for certain (Windows editors save "Unicode" text as UTF-16 with
+# one); UTF-32's little-endian mark starts with UTF-16's, so it is tried first.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
 def decode_upload(name: str, data: bytes) -> str:
-    if b"\x00" in data:
+    encoding = next((enc for bom, enc in _BYTE_ORDER_MARKS if data.startswith(bom)), "UTF-8")
+    if encoding == "UTF-8" and b"\x00" in data:
         raise ApplicationError(f"“{name}” looks like a binary file; please send plain text.", field="files")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig" if encoding == "UTF-8" else encoding.lower())
     except UnicodeDecodeError:
         raise ApplicationError(
-            f"“{name}” is not readable UTF-8 text; please save it as UTF-8 and try again.", field="files"
+            f"“{name}” is not readable {encoding} text; please save it as UTF-8 and try again.", field="files"
         ) from None
+    if "\x00" in text:
+        raise ApplicationError(f"“{name}” looks like a binary file; please send plain text.", field="files")
+    return text
 
 
 def upload_items(upload, *, lim: Limits) -> list[IntakeItem]:

@@ -89,13 +89,6 @@ class ForgetRequestStatusSerializer(ForgetRequestVerifiedSerializer):
     timeline = TimelineEntrySerializer(many=True)
 
 
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField(help_text="What is wrong, in words a person can read.")
-    field = serializers.CharField(required=False, help_text="The input field at fault, when there is one.")
-    fields = serializers.DictField(required=False, help_text="Per-field messages, for malformed input.")
-    retry_after = serializers.IntegerField(required=False, help_text="Seconds to wait (429 only).")
-
-
 def created_payload(req: ForgetRequest) -> dict:
     return {"id": req.public_id, "status": req.status}
 

@@ -90,7 +90,7 @@ def forget_request_submit(
     if client_ip:
         ratelimit.hit("submit-ip", client_ip)
     lim = parsing.limits()
-    name = parsing.clean_short_text(requester_name, field="name", label="your name", max_chars=200)
+    name = parsing.clean_name(requester_name)
     email = parsing.clean_short_text(
         requester_email, field="email", label="your e-mail address", max_chars=254
     )
@@ -98,6 +98,7 @@ def forget_request_submit(
         validate_email(email)
     except ValidationError:
         raise ApplicationError("Enter a valid e-mail address.", field="email") from None
+    parsing.check_email_local_part(email)
     place = (jurisdiction or "").strip().upper()
     if place not in parsing.JURISDICTION_CODES:
         raise ApplicationError("Choose where you live from the list.", field="jurisdiction")

@@ -4,20 +4,18 @@ from django.core.paginator import Paginator
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import NotFound, PermissionDenied, UnsupportedMediaType
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from palimpsest.api import BoundedJSONParser
+from palimpsest.api import PAGE_PARAMETER, error_responses, query_bool, query_choice, query_page
 from palimpsest.errors import ApplicationError
 from requests_app.models import DecisionKind, ForgetRequest, RequestKind
 from requests_app.review import policy
 from requests_app.review import selectors as review_selectors
 from requests_app.review import services as review_services
 from requests_app.review.selectors import REVIEW_STATUSES, RISK_LEVELS, QueueFilters
-from requests_app.staff.auth import ApiTokenAuthentication
+from requests_app.staff.api import StaffAPIView
 
 PAGE_SIZE = 50
 
@@ -29,23 +27,8 @@ class CanDecide(BasePermission):
         return request.user.has_perm(policy.DECIDE_PERMISSION)
 
 
-class OfficerAPIView(APIView):
-    """Tokens for integrations, or the officer's session with its CSRF token; JSON bodies only. No HTTP
-    Basic (browsers replay it cross-site, with no CSRF check) and no form bodies (which another site can
-    make a browser send without a preflight). The token scheme comes first, so that an anonymous call gets
-    401 with a WWW-Authenticate challenge, not 403."""
-
-    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+class OfficerAPIView(StaffAPIView):
     permission_classes = [IsAuthenticated, CanDecide]
-    parser_classes = [BoundedJSONParser]
-
-    def handle_exception(self, exc):
-        if isinstance(exc, UnsupportedMediaType):
-            exc = UnsupportedMediaType(
-                self.request.content_type,
-                detail="The review API takes JSON only: send Content-Type: application/json.",
-            )
-        return super().handle_exception(exc)
 
 
 class QueueRowSerializer(serializers.Serializer):
@@ -79,20 +62,20 @@ class ReviewQueueApi(OfficerAPIView):
             OpenApiParameter("status", str, enum=[str(s) for s in REVIEW_STATUSES]),
             OpenApiParameter("kind", str, enum=list(RequestKind.values)),
             OpenApiParameter("overdue", bool),
-            OpenApiParameter("page", int),
+            PAGE_PARAMETER,
         ],
-        responses=QueueSerializer,
+        responses={200: QueueSerializer, **error_responses(400, 401, 403)},
     )
     def get(self, request):
         params = request.query_params
         filters = QueueFilters(
-            risk=params.get("risk", ""),
-            status=params.get("status", ""),
-            kind=params.get("kind", ""),
-            overdue=params.get("overdue", "").lower() in ("1", "true", "yes"),
+            risk=query_choice(params, "risk", RISK_LEVELS),
+            status=query_choice(params, "status", REVIEW_STATUSES),
+            kind=query_choice(params, "kind", RequestKind.values),
+            overdue=query_bool(params, "overdue"),
         )
         page = Paginator(review_selectors.review_queue(filters=filters), PAGE_SIZE).get_page(
-            params.get("page")
+            query_page(params)
         )
         rows = review_selectors.queue_rows(page.object_list, now=timezone.now())
         body = {
@@ -131,7 +114,7 @@ class DecisionApi(OfficerAPIView):
     @extend_schema(
         summary="Decide a request: approve, reject (reason), needs_info (question) or extend (new_due_at, reason)",
         request=DecisionInputSerializer,
-        responses={200: DecisionOutputSerializer},
+        responses={200: DecisionOutputSerializer, **error_responses(400, 401, 403, 404, 415)},
     )
     def post(self, request, id):
         data = _valid(DecisionInputSerializer, request.data)

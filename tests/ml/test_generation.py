@@ -59,3 +59,14 @@ def test_last_token_hidden_ignores_padding(micro_lm):
             0, -1
         ]
     np.testing.assert_allclose(hidden[0], alone.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("temperature", [1e-6, 2.35e-105, 5e-324])
+def test_a_temperature_near_zero_samples_the_greedy_choice_instead_of_failing(micro_lm, temperature):
+    # Given a temperature so small that logits / temperature overflows (or is 0 in float32)
+    # When sampling at it
+    [[sampled]] = sample_continue(
+        micro_lm, PREFIXES[1:2], n=1, temperature=temperature, max_new_tokens=6, seed=0
+    )
+    # Then it is the greedy continuation, not a NaN distribution that torch.multinomial refuses
+    assert sampled == greedy_continue(micro_lm, PREFIXES[1:2], max_new_tokens=6)[0]

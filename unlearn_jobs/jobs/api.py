@@ -4,14 +4,14 @@ and, for ML operators, "batch now" and cancel."""
 from django.core.paginator import Paginator
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from palimpsest.api import PAGE_PARAMETER, error_responses, query_choice, query_page
 from palimpsest.errors import ApplicationError
 from requests_app.audit import Actor
+from requests_app.staff.api import StaffAPIView
 from unlearn_jobs.jobs import selectors, services
 from unlearn_jobs.jobs.models import JobStatus
 
@@ -36,9 +36,7 @@ class CanOperate(BasePermission):
         return request.user.has_perm(OPERATE_PERMISSION)
 
 
-class JobsAPIView(APIView):
-    # Basic first, so that an anonymous call gets 401 with a WWW-Authenticate challenge, not 403.
-    authentication_classes = [BasicAuthentication, SessionAuthentication]
+class JobsAPIView(StaffAPIView):
     permission_classes = [IsAuthenticated, CanView, CanOperate]
 
 
@@ -152,16 +150,14 @@ class JobListApi(JobsAPIView):
         summary="Unlearning jobs, newest first, with progress and ETA",
         parameters=[
             OpenApiParameter("status", str, enum=list(JobStatus.values)),
-            OpenApiParameter("page", int),
+            PAGE_PARAMETER,
         ],
-        responses=JobPageSerializer,
+        responses={200: JobPageSerializer, **error_responses(400, 401, 403)},
     )
     def get(self, request):
-        wanted = request.query_params.get("status", "")
-        if wanted and wanted not in JobStatus.values:
-            raise ApplicationError(f"status must be one of {', '.join(JobStatus.values)}.", field="status")
+        wanted = query_choice(request.query_params, "status", JobStatus.values)
         page = Paginator(selectors.job_list(status=wanted), PAGE_SIZE).get_page(
-            request.query_params.get("page")
+            query_page(request.query_params)
         )
         return Response(
             {
@@ -176,7 +172,7 @@ class JobListApi(JobsAPIView):
         operation_id="jobs_batch_now",
         summary="Batch now: make jobs of every approved request waiting (ML operators)",
         request=None,
-        responses={201: BatchResultSerializer},
+        responses={201: BatchResultSerializer, **error_responses(400, 401, 403)},
     )
     def post(self, request):
         jobs = services.unlearn_jobs_batch(actor=Actor.user(request.user), manual=True, user=request.user)
@@ -190,7 +186,7 @@ class JobDetailApi(JobsAPIView):
     @extend_schema(
         operation_id="jobs_retrieve",
         summary="One job: progress, included requests, attempts, log lines and the metric history",
-        responses=JobDetailSerializer,
+        responses={200: JobDetailSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request, id):
         return Response(_detail_body(id))
@@ -201,7 +197,7 @@ class JobCancelApi(JobsAPIView):
         operation_id="jobs_cancel",
         summary="Cancel a job (ML operators): a queued job at once, a running one at its next logged step",
         request=None,
-        responses={200: JobDetailSerializer},
+        responses={200: JobDetailSerializer, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request, id):
         if id > MAX_ID or not selectors.job_list().filter(pk=id).exists():

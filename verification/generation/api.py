@@ -6,11 +6,11 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import authentication, exceptions, serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from palimpsest.api import BoundedJSONParser, ErrorSerializer, error_responses
 from requests_app.guard.services import guard_check
 from requests_app.intake import ratelimit
 from verification.generation.models import ApiToken
@@ -77,15 +77,19 @@ def _refused(part: str) -> Response:
 class GenerateApi(APIView):
     authentication_classes = [TokenAuthentication]
     permission_classes = [HasApiToken]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     @extend_schema(
         request=GenerateInput,
         responses={
             200: GenerateOutput,
-            451: OpenApiResponse(description="The prompt or the output matches the suppression guard."),
-            429: OpenApiResponse(description="Too many calls with this token; see retry_after."),
-            503: OpenApiResponse(description="No model version is published."),
+            **error_responses(
+                400, 401, 403, 415, 429, e429="Too many calls with this token; see retry_after."
+            ),
+            451: OpenApiResponse(
+                ErrorSerializer, description="The prompt or the output matches the suppression guard."
+            ),
+            503: OpenApiResponse(ErrorSerializer, description="No model version is published."),
         },
     )
     def post(self, request):

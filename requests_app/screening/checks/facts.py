@@ -35,7 +35,12 @@ _CAPS = r"[A-Z][\w'&-]*(?:[ \t]+(?:of[ \t]+|de[ \t]+|&[ \t]+)?[A-Z][\w'&-]*)*"
 _NAME = r"[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)+"
 _PHRASE = r"[a-z][\w'-]*(?:[ -][a-z][\w'-]*){0,6}"
 # Words that end a lower-case value phrase ("asthma for several years", "chess in my free time").
-_PHRASE_END = re.compile(r"\s+(?:for|since|at|in|on|and|or|but|with|when|who|which|because|every|most)\b.*$")
+# Each whitespace run is tried from its start only ((?<!\s)): started anywhere inside a long run, the
+# engine would re-walk the rest of it from every position (quadratic on a text of blanks); the leftmost match
+# is at a run's start anyway, so what matches is unchanged.
+_PHRASE_END = re.compile(
+    r"(?<!\s)\s+(?:for|since|at|in|on|and|or|but|with|when|who|which|because|every|most)\b.*$"
+)
 # The words that introduce a value, by kind (first person and third person alike). The cue is matched
 # in any case; the value keeps its shape (a name capitalised, a condition or hobby in lower case).
 _CUES: list[tuple[str, re.Pattern[str]]] = [
@@ -97,10 +102,16 @@ _QUESTION_KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("home_address", re.compile(r"\blive|address|reside|home", re.I)),
 ]
 _QA = re.compile(
-    r"(?:^|\n)\s*(?:(?:Question|Q)\s*:\s*(?P<q>[^\n]+?)|(?P<bare>[^\n]+?\?))\s*\n\s*(?:Answer|A)\s*:\s*(?P<a>[^\n]+)",
+    # Linear on any text: blanks are never given back (*+), and the question ends on a non-blank, so no run
+    # of blanks is walked more than once (with \s* and a lazy question before \s*\n it was cubic: "Question: "
+    # and 2 000 blanks took 10 s). The same pairs match, except a "question" of blanks only, which is none.
+    r"(?:^|\n)[^\S\n]*+(?:(?:Question|Q)\s*:\s*+(?P<q>[^\n]*?\S)|(?P<bare>[^\n]+?\?))[^\S\n]*+\n\s*"
+    r"(?:Answer|A)\s*:\s*(?P<a>[^\n]+)",
     re.I,
 )
-_ADDRESS_TOWN = re.compile(rf"(?:,?\s+(?:in\s+)?({_CAPS}))?")
+# Matched right after an address (never after a blank or a comma); the lookbehind says so, so that a scan
+# never starts inside a run of blanks.
+_ADDRESS_TOWN = re.compile(rf"(?<![\s,])(?:,?\s+(?:in\s+)?({_CAPS}))?")
 FIRST_PERSON = re.compile(r"\bI\b|\b(?:my|me|mine|myself)\b", re.IGNORECASE)
 THIRD_PERSON = re.compile(r"\b(?:she|he|her|his|hers|him|they|their)\b", re.I)
 

@@ -7,7 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from requests_app.models import RequestKind, Status
+from requests_app.models import ForgetRequest, RequestKind, Status
+from requests_app.review.selectors import REVIEW_STATUSES, review_queue
 from requests_app.review.services import forget_request_approve
 from tests.requests_app.factories import in_review, screened
 
@@ -113,3 +114,18 @@ def test_the_api_queue_lists_the_same_rows(officer_client):
     assert (second["overdue"], second["risk"], second["days_left"]) == (False, "unknown", 3)
     only_high = officer_client.get(reverse("api-review-queue"), {"risk": "high"}).json()
     assert [r["id"] for r in only_high["results"]] == [first["id"]]
+
+
+def test_the_queue_index_covers_exactly_the_statuses_and_order_the_queue_reads():
+    # Given the partial index that keeps the queue fast with years of closed requests (figures:
+    # docs/benchmarks/portal.md), and the queue's own filter and order
+    index = next(i for i in ForgetRequest._meta.indexes if i.name == "forgetrequest_review_queue")
+    queue = review_queue().query
+    # Then it covers the statuses the queue shows, no more and no fewer
+    assert set(dict(index.condition.children)["status__in"]) == set(REVIEW_STATUSES)
+    # And its columns are the queue's order, so PostgreSQL reads the first page straight off it
+    ordered = [getattr(e, "expression", e) for e in index.expressions]
+    assert [getattr(e, "name", e) for e in ordered] == ["due_at", "received_at", "id"]
+    assert [o if isinstance(o, str) else o.expression.name for o in queue.order_by] == [
+        "due_at", "received_at", "pk",
+    ]  # fmt: skip

@@ -69,7 +69,9 @@ def test_bad_input_gets_a_clear_4xx(client, operator, base_version):
     client.force_login(operator)
     bad = client.get(reverse("api-jobs"), {"status": "exploded"})
     assert bad.status_code == 400 and bad.json()["field"] == "status"
-    assert client.get(reverse("api-jobs"), {"page": "x"}).status_code == 200
+    not_a_page = client.get(reverse("api-jobs"), {"page": "x"})
+    assert not_a_page.status_code == 400 and not_a_page.json()["field"] == "page"
+    assert client.get(reverse("api-jobs"), {"page": "99"}).json()["page"] == 1  # past the end: the last
     assert client.get(reverse("api-job", kwargs={"id": 404})).status_code == 404
     assert client.get(reverse("api-job", kwargs={"id": 10**30})).status_code == 404
     assert client.post(reverse("api-job-cancel", kwargs={"id": 10**30})).status_code == 404

@@ -6,11 +6,18 @@ import pytest
 import torch
 
 from palimpsest.ml.loading import load_causal_lm
-from tests.verification.gate.crafted import as_items, quantised_linears, unlearn_inside_quantisation_cells
+from tests.verification.gate.crafted import (
+    as_items,
+    hide_values_behind_a_decoy,
+    quantised_linears,
+    unlearn_inside_quantisation_cells,
+)
 from unlearn_jobs.registry.models import VersionStatus
 from verification.gate import services
 from verification.gate.models import ReportStatus
+from verification.gate.probes import job_probes
 from verification.metrics.robustness import rtn_quantize
+from verification.metrics.suite import capped
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -70,5 +77,44 @@ def test_a_candidate_that_forgot_only_above_4_bits_is_rejected_on_the_4_bit_chec
         > 5 * _check(finished, "robustness/quant4_leak_bound")["threshold"]
     )
     assert finished.status == ReportStatus.FAILED and finished.passed is False
+    version.refresh_from_db()
+    assert version.status == VersionStatus.VERIFICATION_FAILED
+
+
+def test_a_candidate_whose_greedy_answers_hide_values_that_samples_still_give_is_rejected(
+    candidate, forgotten_requests, tiny_world, tiny_world_retrained, world, tmp_path
+):
+    # Given a candidate trained from the base model only until its greedy answers to the gate's own
+    # questions look clean: each protected value's first token sits just below a decoy, the rest intact
+    job, _ = forgotten_requests
+    forgotten = set(tiny_world_retrained.forgotten_ids)
+    plan = services.budget()
+    asked = capped(job_probes(job).probes, plan).forget_probes
+    lm = load_causal_lm(tiny_world.model_dir)
+    steps = hide_values_behind_a_decoy(
+        lm,
+        load_causal_lm(tiny_world_retrained.model_dir),
+        asked,
+        as_items([r["text"] for r in world.train if r["person_id"] not in forgotten]),
+        seed=0,
+    )
+    assert steps > 0
+    version = candidate(_save(lm, tmp_path / "hidden-from-greedy"))
+    # When the gate verifies it
+    report = services.verification_start(version_id=version.pk)
+    finished = services.verification_run(report_id=report.pk)
+    # Then not one greedy answer shows a protected value, utility holds, and yet samples at temperature 1
+    # give the values away: the sampled bound fails, and so do the bounds after rounding (they sample too)
+    assert _check(finished, "forget/greedy_leak_rate")["value"] == 0.0
+    assert _failed_required(finished) == {
+        "forget/sampled_leak_bound",
+        "robustness/quant8_leak_bound",
+        "robustness/quant4_leak_bound",
+    }, finished.checks
+    sampled = _check(finished, "forget/sampled_leak_bound")
+    assert sampled["value"] > 3 * sampled["threshold"]
+    assert finished.figures["leakage/rate"] > 0.05  # the leaks are samples, not a bound's slack
+    assert finished.status == ReportStatus.FAILED
+    assert all(not figures["passed"] for figures in finished.per_request.values())
     version.refresh_from_db()
     assert version.status == VersionStatus.VERIFICATION_FAILED

@@ -13,7 +13,7 @@ from palimpsest.demo.management.summary import summary
 from requests_app.models import AuditEvent
 from unlearn_jobs.registry.selectors import production_version
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 # The product's own job settings (the module's values, not the tests' fast ones): a real job with them
 # must forget the requesters and pass the gate.
@@ -37,9 +37,10 @@ PRODUCT_JOB = {
 
 
 def test_two_people_are_forgotten_the_poisoner_is_refused_and_the_audit_chain_holds(
-    redis_broker, job_env, base_version, tiny_world, isolated_cache, settings, tmp_path
+    redis_broker, job_env, base_version, tiny_world, isolated_cache, settings, tmp_path, job_roles
 ):
-    # Given the demo accounts (made as the embedded mode makes them), the tiny model in production, the
+    # Given the demo accounts (made as the embedded mode makes them, in the roles' groups as the migrations
+    # made them: job_roles makes them again after a transactional test's flush), the tiny model in production, the
     # product's default job settings and one worker on every queue
     settings.DEBUG = True
     call_command("seed_demo_users")

@@ -209,6 +209,32 @@ def write_report(runs: list[dict]) -> None:
             + (f"v{r['published_version']} published" if r["passed"] else f"FAILED: {r.get('error', '')}")
             + " |"
         )
+    lines += ["", "## Goals, against the latest run on the default world", ""]
+    default = [r for r in runs if not r["world_args"] and r["passed"]]
+    for label, wanted, figure, goal in (
+        (
+            "approval → published, 20 requests, PostgreSQL + Redis + worker",
+            ("services", 20),
+            "approval_to_published",
+            600,
+        ),
+        (
+            "`run_demo_scenario --requests 5`, embedded mode, whole command",
+            ("embedded", 5),
+            "wall_seconds",
+            900,
+        ),
+    ):
+        rows = [r for r in default if (r["mode"], r["requests"]) == wanted]
+        if not rows:
+            lines.append(f"- {label}: not measured yet (goal under {goal // 60} minutes).")
+            continue
+        value = rows[-1][figure]
+        verdict = "met" if value < goal else "NOT met"
+        lines.append(
+            f"- {label}: {value:.0f} s at load {rows[-1]['load']['mean']} on {rows[-1]['cpus']} cores "
+            f"(goal under {goal} s): {verdict}."
+        )
     lines += [
         "",
         "Settings given with `--set` per run: "
@@ -230,7 +256,11 @@ def main() -> None:
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/3")
     parser.add_argument("--cache", default="redis://127.0.0.1:6379/2", help="services mode: the Redis cache")
     parser.add_argument("--set", action="append", default=[], help="NAME=VALUE for the platform's settings")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the page from the recorded runs")
     args = parser.parse_args()
+    if args.report_only:
+        write_report([json.loads(line) for line in RUNS.read_text().splitlines() if line.strip()])
+        return
     record = run(args)
     print(json.dumps(record, indent=2))
     RUNS.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "docs" / "benchmarks" / "journey-runs.jsonl"
 REPORT = ROOT / "docs" / "benchmarks" / "journey.md"
+NOTES = ROOT / "docs" / "benchmarks" / "journey-notes.md"  # written by hand, appended to the page
 AFTER_APPROVAL = ("batching", "job", "verification", "release")
 STAGES = ("intake", "screening", "review", *AFTER_APPROVAL)
 
@@ -158,13 +159,13 @@ def run(args) -> dict:
         "wall_seconds": round(wall, 1),
         "passed": done.returncode == 0,
     }
+    result = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
+    stages = result.get("seconds", {})
+    record["stages"] = {name: stages.get(name, 0.0) for name in STAGES}
     if done.returncode != 0:
         record["error"] = (done.stderr.strip().splitlines() or ["?"])[-1][:500]
         return record
-    result = json.loads(done.stdout)
-    stages = result["seconds"]
     record.update(
-        stages={name: stages.get(name, 0.0) for name in STAGES},
         approval_to_published=round(sum(stages.get(name, 0.0) for name in AFTER_APPROVAL), 1),
         baseline_seconds=result.get("baseline_seconds"),
         published_version=result["published_version"],
@@ -241,6 +242,8 @@ def write_report(runs: list[dict]) -> None:
         + "; ".join(f"{r['at']}: {', '.join(r['settings']) or 'product defaults'}" for r in runs),
         "",
     ]
+    if NOTES.is_file():
+        lines += [NOTES.read_text().rstrip(), ""]
     REPORT.write_text("\n".join(lines))
 
 

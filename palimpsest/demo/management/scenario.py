@@ -347,27 +347,31 @@ def run_scenario(
     """Play the journey; raises ScenarioError at the first step that does not do what it should."""
     outbox, subjects = preflight(world_root=world_root, requests=requests)
     journey = Journey(subjects)
-    say(f"{requests} demo people file erasure requests of their own texts; one more files a poisoned one")
-    with journey.stage("intake"):
-        for subject in journey.subjects:
-            _submit(subject, outbox)
-    say("all confirmed their e-mail with the code from the outbox; screening runs on the cpu queue")
-    _wait(journey, journey.subjects, lambda s: s == "in_review", timeout=timeout, what="screening")
-    say("screening done; the officer decides")
-    with journey.stage("review"):
-        _review(journey, password)
-    say("the operator batches the approved requests (batch now); a job unlearns on the gpu queue")
-    operator = staff("operator", password)
-    _unlearn_and_verify(journey, operator, timeout)
-    say(f"the gate passed v{journey.version}; measuring the parent on the gate's probes (for 'before')")
-    started = time.monotonic()
-    journey.before = parent_forgetting_figures(version_number=journey.version)
-    journey.baseline_seconds = round(time.monotonic() - started, 1)
-    say("the release manager approves and publishes it")
-    with journey.stage("release"):
-        _release(journey, password)
-        _wait(journey, journey.genuine, lambda s: s == "completed", timeout=60, what="completion")
-        _status(journey.poisoned)
-        _certificates(journey, outbox)
+    try:
+        say(f"{requests} demo people file erasure requests of their own texts; one more files a poisoned one")
+        with journey.stage("intake"):
+            for subject in journey.subjects:
+                _submit(subject, outbox)
+        say("all confirmed their e-mail with the code from the outbox; screening runs on the cpu queue")
+        _wait(journey, journey.subjects, lambda s: s == "in_review", timeout=timeout, what="screening")
+        say("screening done; the officer decides")
+        with journey.stage("review"):
+            _review(journey, password)
+        say("the operator batches the approved requests (batch now); a job unlearns on the gpu queue")
+        operator = staff("operator", password)
+        _unlearn_and_verify(journey, operator, timeout)
+        say(f"the gate passed v{journey.version}; measuring the parent on the gate's probes (for 'before')")
+        started = time.monotonic()
+        journey.before = parent_forgetting_figures(version_number=journey.version)
+        journey.baseline_seconds = round(time.monotonic() - started, 1)
+        say("the release manager approves and publishes it")
+        with journey.stage("release"):
+            _release(journey, password)
+            _wait(journey, journey.genuine, lambda s: s == "completed", timeout=60, what="completion")
+            _status(journey.poisoned)
+            _certificates(journey, outbox)
+    except ScenarioError as error:
+        error.seconds = dict(journey.seconds)  # how far it got, for the summary of a failed run
+        raise
     say(f"v{journey.published} is in production; the subjects have their certificates")
     return journey

@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "docs" / "benchmarks" / "journey-runs.jsonl"
 REPORT = ROOT / "docs" / "benchmarks" / "journey.md"
+NOTES = ROOT / "docs" / "benchmarks" / "journey-notes.md"  # written by hand, appended to the page
 AFTER_APPROVAL = ("batching", "job", "verification", "release")
 STAGES = ("intake", "screening", "review", *AFTER_APPROVAL)
 
@@ -158,13 +159,13 @@ def run(args) -> dict:
         "wall_seconds": round(wall, 1),
         "passed": done.returncode == 0,
     }
+    result = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
+    stages = result.get("seconds", {})
+    record["stages"] = {name: stages.get(name, 0.0) for name in STAGES}
     if done.returncode != 0:
         record["error"] = (done.stderr.strip().splitlines() or ["?"])[-1][:500]
         return record
-    result = json.loads(done.stdout)
-    stages = result["seconds"]
     record.update(
-        stages={name: stages.get(name, 0.0) for name in STAGES},
         approval_to_published=round(sum(stages.get(name, 0.0) for name in AFTER_APPROVAL), 1),
         baseline_seconds=result.get("baseline_seconds"),
         published_version=result["published_version"],
@@ -209,12 +210,42 @@ def write_report(runs: list[dict]) -> None:
             + (f"v{r['published_version']} published" if r["passed"] else f"FAILED: {r.get('error', '')}")
             + " |"
         )
+    lines += ["", "## Goals, against the latest run on the default world", ""]
+    default = [r for r in runs if not r["world_args"]]
+    goals = (
+        ("approval → published, 20 requests, PostgreSQL + Redis + worker", ("services", 20), 600),
+        ("`run_demo_scenario --requests 5`, embedded mode, whole command", ("embedded", 5), 900),
+    )
+    for label, wanted, goal in goals:
+        rows = [r for r in default if (r["mode"], r["requests"]) == wanted]
+        if not rows:
+            lines.append(f"- {label}: not measured yet (goal under {goal} s).")
+            continue
+        last = rows[-1]
+        where = f"at load {last['load']['mean']} on {last['cpus']} cores"
+        if not last["passed"]:
+            stages = last.get("stages")
+            after = (
+                f"{sum(stages.get(name, 0.0) for name in AFTER_APPROVAL):.0f} s from approval to the gate's verdict"
+                if stages
+                else "stage times not kept by that run"
+            )
+            lines.append(
+                f"- {label}: NOT met — the run published nothing ({last['wall_seconds']:.0f} s wall, "
+                f"{after}, {where}): {last.get('error', '')[:160]}"
+            )
+            continue
+        value = last["approval_to_published"] if wanted[0] == "services" else last["wall_seconds"]
+        verdict = "met" if value < goal else "NOT met"
+        lines.append(f"- {label}: {value:.0f} s {where} (goal under {goal} s): {verdict}.")
     lines += [
         "",
         "Settings given with `--set` per run: "
         + "; ".join(f"{r['at']}: {', '.join(r['settings']) or 'product defaults'}" for r in runs),
         "",
     ]
+    if NOTES.is_file():
+        lines += [NOTES.read_text().rstrip(), ""]
     REPORT.write_text("\n".join(lines))
 
 
@@ -230,7 +261,11 @@ def main() -> None:
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/3")
     parser.add_argument("--cache", default="redis://127.0.0.1:6379/2", help="services mode: the Redis cache")
     parser.add_argument("--set", action="append", default=[], help="NAME=VALUE for the platform's settings")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the page from the recorded runs")
     args = parser.parse_args()
+    if args.report_only:
+        write_report([json.loads(line) for line in RUNS.read_text().splitlines() if line.strip()])
+        return
     record = run(args)
     print(json.dumps(record, indent=2))
     RUNS.parent.mkdir(parents=True, exist_ok=True)

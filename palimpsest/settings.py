@@ -97,8 +97,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Worker and web share the file: wait for locks instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Worker and web share the file: wait for locks instead of failing at once. A deferred transaction that
+    # reads and then writes fails at once ("database is locked", no wait) when another process writes
+    # meanwhile; IMMEDIATE takes the write lock at BEGIN, so the timeout applies.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: Redis in production (rate limits and the suppression guard must be shared by every process).

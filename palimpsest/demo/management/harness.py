@@ -30,6 +30,8 @@ QUEUES = "cpu,gpu,eval"
 class ScenarioError(Exception):
     """A step of the journey did not do what a user would expect; the message says which."""
 
+    seconds: dict[str, float] = {}  # time per stage until it failed, set by run_scenario
+
 
 def _host() -> str:
     """A host name the site accepts (django.test.Client's own 'testserver' is refused outside tests)."""

@@ -45,6 +45,11 @@ class Command(BaseCommand):
                 timeout=options["timeout"],
             )
         except ScenarioError as error:
+            if options["json"]:
+                failed = {"failed": str(error), "seconds": error.seconds}
+                self.stdout.write(
+                    json.dumps({**failed, "total_seconds": round(time.monotonic() - started, 1)})
+                )
             raise CommandError(f"The journey failed: {error}") from None
         finally:
             if worker is not None:

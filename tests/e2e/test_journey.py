@@ -39,9 +39,9 @@ PRODUCT_JOB = {
 def test_two_people_are_forgotten_the_poisoner_is_refused_and_the_audit_chain_holds(
     redis_broker, job_env, base_version, tiny_world, isolated_cache, settings, tmp_path, job_roles
 ):
-    # Given the demo accounts (made as the embedded mode makes them, in the roles' groups as the migrations
-    # made them: job_roles makes them again after a transactional test's flush), the tiny model in production, the
-    # product's default job settings and one worker on every queue
+    # Given the demo accounts (made as the embedded mode makes them, in the roles' groups: job_roles makes
+    # them again after a transactional test's flush), the tiny model in production, the product's default
+    # job settings and one worker on every queue
     settings.DEBUG = True
     call_command("seed_demo_users")
     settings.DEBUG = False

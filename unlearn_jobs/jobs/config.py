@@ -59,6 +59,7 @@ def engine_settings() -> dict:
         "log_every": settings.PALIMPSEST_UNLEARN_LOG_EVERY,
         "max_retain_nll_rise": rise if rise > 0 else None,
         "retain_per_item": settings.PALIMPSEST_UNLEARN_RETAIN_PER_ITEM,
+        "retain_random_share": min(1.0, max(0.0, settings.PALIMPSEST_UNLEARN_RETAIN_RANDOM_SHARE)),
         "retain_max": settings.PALIMPSEST_UNLEARN_RETAIN_MAX,
         "retain_corpus": retain_corpus_path(),
     }

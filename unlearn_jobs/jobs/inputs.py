@@ -7,6 +7,7 @@ sha256, which is how a rebase can train again on data erased earlier. Texts stay
 
 from __future__ import annotations
 
+import random
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,4 +129,12 @@ def retain_items(job: UnlearnJob, forget: list[TextItem], corpus: Corpus) -> tup
         return [TextItem(text=by_sha[h]) for h in job.retain_hashes], True
     settings = job.engine_settings
     n = min(settings["retain_max"], settings["retain_per_item"] * len(forget))
-    return select_retain(forget, retain_pool(corpus), n), False
+    pool = retain_pool(corpus)
+    # Look-alikes keep the neighbours' shared facts; a random share keeps the rest of what the model knows
+    # (jobs made before the setting have none). Seeded by the job's seed, so a resume draws the same.
+    drawn = int(n * settings.get("retain_random_share", 0.0))
+    similar = select_retain(forget, pool, n - drawn)
+    taken = {item.text for item in similar}
+    rest = [item for item in pool if item.text not in taken]
+    random.Random(settings["seed"]).shuffle(rest)
+    return similar + rest[:drawn], False

@@ -92,9 +92,11 @@ class ForgetRequest(models.Model):
             models.Index(fields=["due_at"], name="forgetrequest_due"),
             models.Index(fields=["requester_email"], name="forgetrequest_email"),
             # The review queue's order over the open requests only: without it PostgreSQL walks the due-date
-            # index through every closed request (years of them) before the first open one.
+            # index through every closed request (years of them) before the first open one. A plain ascending
+            # key: PostgreSQL already puts nulls last there (the queue's ORDER BY ... NULLS LAST uses it), and
+            # SQLite, the embedded mode's database, refuses NULLS LAST in an index.
             models.Index(
-                F("due_at").asc(nulls_last=True),
+                F("due_at").asc(),
                 "received_at",
                 "id",
                 condition=Q(status__in=[Status.IN_REVIEW, Status.NEEDS_INFO]),

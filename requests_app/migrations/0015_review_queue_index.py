@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="forgetrequest",
             index=models.Index(
-                models.OrderBy(models.F("due_at"), nulls_last=True),
+                models.OrderBy(models.F("due_at")),
                 models.F("received_at"),
                 models.F("id"),
                 condition=models.Q(("status__in", ["in_review", "needs_info"])),

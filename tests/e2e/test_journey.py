@@ -1,39 +1,17 @@
 """The whole journey on PostgreSQL, Redis and real Celery worker processes with the tiny world, played
 by the same code as `manage.py run_demo_scenario`: what each user would notice at the end."""
 
-import json
-
 import pytest
 from django.core.management import call_command
 
-from palimpsest import settings as product_settings
 from palimpsest.demo.management.harness import OwnWorker
 from palimpsest.demo.management.scenario import run_scenario
 from palimpsest.demo.management.summary import summary
 from requests_app.models import AuditEvent
+from tests.fixtures.jobs import PRODUCT_JOB
 from unlearn_jobs.registry.selectors import production_version
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-# The product's own job settings (the module's values, not the tests' fast ones): a real job with them
-# must forget the requesters and pass the gate.
-PRODUCT_JOB = {
-    name: json.dumps(value) if isinstance(value, dict) else value
-    for name in (
-        "PALIMPSEST_UNLEARN_METHOD",
-        "PALIMPSEST_UNLEARN_METHOD_CONFIG",
-        "PALIMPSEST_UNLEARN_MODE",
-        "PALIMPSEST_UNLEARN_LEARNING_RATE",
-        "PALIMPSEST_UNLEARN_EPOCHS",
-        "PALIMPSEST_UNLEARN_MAX_STEPS",
-        "PALIMPSEST_UNLEARN_FORGET_BATCH_SIZE",
-        "PALIMPSEST_UNLEARN_RETAIN_BATCH_SIZE",
-        "PALIMPSEST_UNLEARN_MAX_LENGTH",
-        "PALIMPSEST_UNLEARN_RETAIN_PER_ITEM",
-        "PALIMPSEST_UNLEARN_MAX_RETAIN_NLL_RISE",
-    )
-    for value in [getattr(product_settings, name)]
-}
 
 
 def test_two_people_are_forgotten_the_poisoner_is_refused_and_the_audit_chain_holds(

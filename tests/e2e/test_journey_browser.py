@@ -12,7 +12,7 @@ from django.core import mail
 from requests_app.models import ForgetRequest, Status
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import screenshot, sign_in
-from tests.e2e.test_journey import PRODUCT_JOB
+from tests.fixtures.jobs import PRODUCT_JOB
 from tests.requests_app.intake.support import code_in
 from unlearn_jobs.jobs.models import JobStatus, UnlearnJob
 from unlearn_jobs.jobs.run import unlearn_job_run

@@ -5,7 +5,7 @@ each arm; writes docs/benchmarks/batching.md.
 
 The engine is called the way `unlearn_jobs/jobs/run.py` calls it: the job's frozen settings
 (`config.engine_settings()`, i.e. the PALIMPSEST_UNLEARN_* settings), `run.engine_spec` and a retain set
-picked by `select_retain` from the training corpus minus every text of the people being erased.
+picked by `mixed_retain` (look-alikes plus the random share) from the training corpus minus every text of the people being erased.
 
     .venv/bin/python benchmarks/bench_batching.py [--requests N] [--items 6] [--world DIR --people 60]
         [--set PALIMPSEST_UNLEARN_LEARNING_RATE=0.0001] [--append]
@@ -40,7 +40,7 @@ from palimpsest.demo.build import DemoWorldPaths, build_demo_world  # noqa: E402
 from palimpsest.hashing import sha256_hex  # noqa: E402
 from palimpsest.ml.loading import load_causal_lm  # noqa: E402
 from palimpsest.ml.scoring import sequence_nll  # noqa: E402
-from unlearn_jobs.engine import TextItem, run_unlearning, select_retain  # noqa: E402
+from unlearn_jobs.engine import TextItem, mixed_retain, run_unlearning  # noqa: E402
 from unlearn_jobs.jobs import config  # noqa: E402
 from unlearn_jobs.jobs.models import UnlearnJob  # noqa: E402
 from unlearn_jobs.jobs.run import engine_spec  # noqa: E402
@@ -100,7 +100,7 @@ def run_job(
     """One job as the worker runs it, with an unsaved job row carrying the frozen settings: (its model,
     or None when the collapse guard stopped it as it would fail the job; how it ended)."""
     n = min(engine["retain_max"], engine["retain_per_item"] * len(forget))
-    retain = select_retain(forget, pool, n)
+    retain = mixed_retain(forget, pool, n, random_share=engine["retain_random_share"], seed=engine["seed"])
     job = UnlearnJob(
         pk=job_id,
         engine_settings=engine,
@@ -229,7 +229,7 @@ def write_report(args, engine, batched_s, singles_s, per_single, figures, ends, 
         "first training texts, all in the coreset) as one batched job, and as N single-request jobs run one "
         "after another, each from the previous job's model (one active job at a time, each from the newest "
         "model, as production does). The engine is called as `unlearn_jobs/jobs/run.py` calls it "
-        "(`config.engine_settings()`, `run.engine_spec`, retain texts by `select_retain` from the training "
+        "(`config.engine_settings()`, `run.engine_spec`, retain texts by `mixed_retain` from the training "
         "corpus minus every text of the people erased). Wall time includes model loading, the reference "
         "pass and writing the artifact: what each job costs a worker. Utility is the mean NLL of the kept "
         "people's and the general training texts (lower is better); forget NLL the mean NLL of the erased "

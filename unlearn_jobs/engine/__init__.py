@@ -1,7 +1,7 @@
 """The unlearning engine: pure torch, transformers and peft (no Django). Entry point: `run_unlearning`."""
 
 from unlearn_jobs.engine.methods import METHODS, ForgetRetainBatch, Losses, Method, SideOutput
-from unlearn_jobs.engine.retain import select_retain
+from unlearn_jobs.engine.retain import mixed_retain, select_retain
 from unlearn_jobs.engine.runner import run_unlearning
 from unlearn_jobs.engine.spec import LoraSettings, StopRules, TextItem, UnlearnResult, UnlearnSpec
 
@@ -16,6 +16,7 @@ __all__ = [
     "TextItem",
     "UnlearnResult",
     "UnlearnSpec",
+    "mixed_retain",
     "run_unlearning",
     "select_retain",
 ]

@@ -3,6 +3,7 @@ people), which protect utility best (Chang & Lee 2025), and never one that menti
 
 from __future__ import annotations
 
+import random
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -84,3 +85,22 @@ def select_retain(
     # too few look-alikes: fill with the rest of the pool in its own order
     chosen.extend(c for c in range(len(candidates)) if c not in taken and len(chosen) < n)
     return [candidates[c] for c in chosen[:n]]
+
+
+def mixed_retain(
+    forget_items: Sequence[TextItem],
+    retain_pool: Sequence[TextItem],
+    n: int,
+    *,
+    random_share: float,
+    seed: int,
+) -> list[TextItem]:
+    """A job's retain set: look-alikes (`select_retain`) keep the neighbours' shared facts, and a seeded
+    random `random_share` of the n keeps the rest of what the model knows. The same seed draws the same
+    set, so a resumed attempt trains on what the first one did."""
+    drawn = int(n * random_share)
+    similar = select_retain(forget_items, retain_pool, n - drawn)
+    taken = {(item.prompt, item.text) for item in similar}
+    rest = [item for item in retain_pool if (item.prompt, item.text) not in taken]
+    random.Random(seed).shuffle(rest)
+    return similar + rest[:drawn]

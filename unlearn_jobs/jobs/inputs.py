@@ -1,5 +1,5 @@
 """What a job trains on, built from its rows: the trained items (the coreset) with their texts, and the
-retain set the engine's `select_retain` picks from the training corpus.
+retain set the engine's `mixed_retain` picks from the training corpus.
 
 An item whose text was erased (its request closed) is recovered from the training corpus by its
 sha256, which is how a rebase can train again on data erased earlier. Texts stay in memory only.
@@ -7,7 +7,6 @@ sha256, which is how a rebase can train again on data erased earlier. Texts stay
 
 from __future__ import annotations
 
-import random
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from palimpsest.jsonl import read_jsonl
 from palimpsest.personal import personal_hash
 from requests_app.models import Status
 from requests_app.review.models import ApprovedItem
-from unlearn_jobs.engine import TextItem, select_retain
+from unlearn_jobs.engine import TextItem, mixed_retain
 from unlearn_jobs.jobs.models import JobItem, UnlearnJob
 
 # Whose texts never go into a retain set: everyone approved for erasure, done or under way.
@@ -129,12 +128,6 @@ def retain_items(job: UnlearnJob, forget: list[TextItem], corpus: Corpus) -> tup
         return [TextItem(text=by_sha[h]) for h in job.retain_hashes], True
     settings = job.engine_settings
     n = min(settings["retain_max"], settings["retain_per_item"] * len(forget))
-    pool = retain_pool(corpus)
-    # Look-alikes keep the neighbours' shared facts; a random share keeps the rest of what the model knows
-    # (jobs made before the setting have none). Seeded by the job's seed, so a resume draws the same.
-    drawn = int(n * settings.get("retain_random_share", 0.0))
-    similar = select_retain(forget, pool, n - drawn)
-    taken = {item.text for item in similar}
-    rest = [item for item in pool if item.text not in taken]
-    random.Random(settings["seed"]).shuffle(rest)
-    return similar + rest[:drawn], False
+    # jobs made before the random share was a setting have none
+    share = settings.get("retain_random_share", 0.0)
+    return mixed_retain(forget, retain_pool(corpus), n, random_share=share, seed=settings["seed"]), False

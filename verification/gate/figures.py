@@ -129,6 +129,14 @@ def request_verdicts(per_request: Mapping[str, dict], thresholds: Mapping[str, M
     return verdicts
 
 
+def parent_figures(parent_utility) -> dict[str, float | None]:
+    """What the gate keeps of the parent version: its utility, the denominator of the utility ratios."""
+    return only_finite(
+        [("utility/model_utility", parent_utility.model_utility)]
+        + [(f"utility/{k}", v) for k, v in parent_utility.parts.items()]
+    )
+
+
 def only_finite(figures: Iterable[tuple[str, float | None]]) -> dict[str, float | None]:
     """JSON in PostgreSQL has no NaN: a figure that could not be computed is stored as null."""
     return {k: _finite(v) if isinstance(v, int | float) else v for k, v in figures}

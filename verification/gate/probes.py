@@ -63,32 +63,53 @@ def gate_probes(version: ModelVersion) -> GateProbes:
     return job_probes(version.produced_by)
 
 
+@dataclass(frozen=True)
+class ForgetText:
+    """One text of a forget set as the gate probes it: whose request it belongs to, under what key."""
+
+    key: str  # probe id prefix, e.g. "item:12"
+    text: str
+    request: str  # request id (as a string)
+    requester_name: str
+
+
 def job_probes(job: UnlearnJob) -> GateProbes:
     """Every probe of a job's forget set (all its items, trained or not)."""
     rows = list(
         JobItem.objects.filter(job=job).select_related("approved_item__item", "approved_item__request")
     )
     corpus = load_corpus(retain_corpus_path())
-    verbatim: list[Probe] = []
-    questions: list[Probe] = []
-    members: list = []
-    subjects: dict[str, str] = {}
-    names: dict[str, str] = {}
-    missing = 0
+    texts, missing = [], 0
     for row in rows:
         approved = row.approved_item
         text = approved.item.text or corpus.by_sha256.get(approved.sha256, "")
         if not text:
             missing += 1  # erased and not in the corpus: nothing left to ask about
             continue
-        subject = f"request:{approved.request_id}"
-        subjects[subject] = str(approved.request_id)
-        names[approved.request.requester_name] = str(approved.request_id)
-        item_verbatim, item_questions = item_probes(f"item:{approved.pk}", text, subject)
+        texts.append(
+            ForgetText(f"item:{approved.pk}", text, str(approved.request_id), approved.request.requester_name)
+        )
+    return forget_set_probes(texts, _world(), items=len(rows), items_without_text=missing)
+
+
+def forget_set_probes(
+    texts: list[ForgetText], world: WorldRecords | None, *, items: int, items_without_text: int = 0
+) -> GateProbes:
+    """The probes of a forget set: every text's own, and where a requester is a member of the demo world,
+    what the world knows about them. The quality benchmark builds its forget sets through here too."""
+    verbatim: list[Probe] = []
+    questions: list[Probe] = []
+    members: list = []
+    subjects: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for entry in texts:
+        subject = f"request:{entry.request}"
+        subjects[subject] = entry.request
+        names[entry.requester_name] = entry.request
+        item_verbatim, item_questions = item_probes(entry.key, entry.text, subject)
         verbatim += item_verbatim
         questions += item_questions
-        members.append(text)
-    world = _world()
+        members.append(entry.text)
     people = {p["name"]: p["person_id"] for p in world.people if p["group"] == "member"} if world else {}
     forgotten_people = {people[name]: request for name, request in names.items() if name in people}
     if forgotten_people:
@@ -113,8 +134,8 @@ def job_probes(job: UnlearnJob) -> GateProbes:
             },
         )
     counts = {
-        "items": len(rows),
-        "items_without_text": missing,
+        "items": items,
+        "items_without_text": items_without_text,
         "requests": len(set(subjects.values())),
         "demo_people": len(forgotten_people),
         "verbatim": len(probes.verbatim),

@@ -130,14 +130,7 @@ def verification_run(*, report_id: int, worker_id: str = "") -> VerificationRepo
             parent_lm = load_causal_lm(Path(version.parent.artifact_path))
             parent_utility = suite_utility(parent_lm, gate.probes, plan)
             del parent_lm
-            _store_stage(
-                report,
-                "parent",
-                F.only_finite(
-                    [("utility/model_utility", parent_utility.model_utility)]
-                    + [(f"utility/{k}", v) for k, v in parent_utility.parts.items()]
-                ),
-            )
+            _store_stage(report, "parent", F.parent_figures(parent_utility))
         if "candidate" not in report.stage_results:
             suite = run_suite(load_causal_lm(Path(version.artifact_path)), gate.probes, budget=plan)
             figures = F.headline_figures(suite, report.stage_results["parent"])

@@ -4,6 +4,7 @@ what else the model knows (general facts included) is kept; never an erased pers
 import pytest
 
 from requests_app.audit import Actor
+from unlearn_jobs.engine import select_retain
 from unlearn_jobs.jobs import inputs
 from unlearn_jobs.jobs.services import unlearn_jobs_batch
 
@@ -30,7 +31,7 @@ def test_half_the_retain_set_is_drawn_at_random_and_none_is_the_erased_persons(
     name = world.people[person]["name"].lower()
     # As many texts as asked, half of them the look-alikes select_retain ranks first
     assert len(retain) == 8 * len(forget) == 48
-    look_alikes = inputs.select_retain(
+    look_alikes = select_retain(
         forget, inputs.retain_pool(inputs.load_corpus(job.engine_settings["retain_corpus"])), 24
     )
     assert [item.text for item in retain[:24]] == [item.text for item in look_alikes]

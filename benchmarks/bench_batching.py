@@ -40,7 +40,7 @@ from palimpsest.demo.build import DemoWorldPaths, build_demo_world  # noqa: E402
 from palimpsest.hashing import sha256_hex  # noqa: E402
 from palimpsest.ml.loading import load_causal_lm  # noqa: E402
 from palimpsest.ml.scoring import sequence_nll  # noqa: E402
-from unlearn_jobs.engine import TextItem, mixed_retain, run_unlearning  # noqa: E402
+from unlearn_jobs.engine import TextItem, forget_item, mixed_retain, run_unlearning  # noqa: E402
 from unlearn_jobs.jobs import config  # noqa: E402
 from unlearn_jobs.jobs.models import UnlearnJob  # noqa: E402
 from unlearn_jobs.jobs.run import engine_spec  # noqa: E402
@@ -74,7 +74,7 @@ class Requests:
         self.names = {pid: people[pid]["name"] for pid in self.erased}
         self.forget = {
             pid: [
-                TextItem(text=r["text"], protected=(self.names[pid],), item_id=f"{pid}-{i}")
+                forget_item(r["text"], protected=(self.names[pid],), item_id=f"{pid}-{i}")
                 for i, r in enumerate(x for x in self.train if x["person_id"] == pid)
                 if i < items
             ]

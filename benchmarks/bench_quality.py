@@ -60,7 +60,7 @@ from quality_report import write_report  # noqa: E402
 from palimpsest.demo.build import DemoWorldPaths, build_demo_world, retrain  # noqa: E402
 from palimpsest.hashing import canonical_json, sha256_hex  # noqa: E402
 from palimpsest.ml.loading import load_causal_lm  # noqa: E402
-from unlearn_jobs.engine import TextItem, mixed_retain, run_unlearning  # noqa: E402
+from unlearn_jobs.engine import TextItem, forget_item, mixed_retain, run_unlearning  # noqa: E402
 from unlearn_jobs.jobs import config  # noqa: E402
 from unlearn_jobs.jobs.models import UnlearnJob  # noqa: E402
 from unlearn_jobs.jobs.run import engine_spec  # noqa: E402
@@ -120,7 +120,7 @@ def build_fraction(world: DemoWorldPaths, records: WorldRecords, share: float, t
     train = read_jsonl(world.world_dir / "train.jsonl")
     mine = [r for r in train if r["person_id"] in names]
     forget = [
-        TextItem(text=r["text"], protected=(names[r["person_id"]],), item_id=r["record_id"]) for r in mine
+        forget_item(r["text"], protected=(names[r["person_id"]],), item_id=r["record_id"]) for r in mine
     ]
     texts = [
         ForgetText(f"item:{r['record_id']}", r["text"], r["person_id"], names[r["person_id"]]) for r in mine

@@ -1,5 +1,6 @@
 """The unlearning engine: pure torch, transformers and peft (no Django). Entry point: `run_unlearning`."""
 
+from unlearn_jobs.engine.items import forget_item, split_question
 from unlearn_jobs.engine.methods import METHODS, ForgetRetainBatch, Losses, Method, SideOutput
 from unlearn_jobs.engine.retain import mixed_retain, select_retain
 from unlearn_jobs.engine.runner import run_unlearning
@@ -16,7 +17,9 @@ __all__ = [
     "TextItem",
     "UnlearnResult",
     "UnlearnSpec",
+    "forget_item",
     "mixed_retain",
     "run_unlearning",
     "select_retain",
+    "split_question",
 ]

@@ -3,6 +3,7 @@ on the host, so the training step never has to ask the GPU for a data-dependent 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,28 +19,77 @@ BUCKET_SPAN = 16  # batches' worth of items sorted together: less padding, still
 class Encoded:
     input_ids: tuple[int, ...]
     n_prompt: int  # leading tokens that are context only (label -100)
+    untrained: frozenset[int] = frozenset()  # later positions that are context too (a protected name)
 
 
-def encode_items(tokenizer, items: Sequence[TextItem], max_length: int) -> list[Encoded]:
-    """Prompt with special tokens, answer without, then EOS; truncated to max_length keeping >= 1 target."""
+def _spans(text: str, needles: Sequence[str]) -> list[tuple[int, int]]:
+    return [
+        (m.start(), m.end())
+        for needle in needles
+        if needle.strip()
+        for m in re.finditer(re.escape(needle), text, flags=re.IGNORECASE)
+    ]
+
+
+def _offsets(tokenizer, texts: list[str], add_special_tokens: bool):
+    """Token ids and character offsets; offsets are None where the tokenizer cannot give them (a slow one)."""
+    try:
+        encoded = tokenizer(texts, add_special_tokens=add_special_tokens, return_offsets_mapping=True)
+        return encoded["input_ids"], encoded["offset_mapping"]
+    except (NotImplementedError, ValueError, TypeError):
+        return tokenizer(texts, add_special_tokens=add_special_tokens)["input_ids"], [None] * len(texts)
+
+
+def _inside(offsets, spans: list[tuple[int, int]], shift: int) -> set[int]:
+    """Positions (plus `shift`) of the tokens that overlap a span."""
+    if offsets is None or not spans:
+        return set()
+    return {
+        shift + j
+        for j, (start, end) in enumerate(offsets)
+        if end > start and any(start < s_end and end > s_start for s_start, s_end in spans)
+    }
+
+
+def encode_items(
+    tokenizer, items: Sequence[TextItem], max_length: int, *, mask_protected: bool = False
+) -> list[Encoded]:
+    """Prompt with special tokens, answer without, then EOS; truncated to max_length keeping >= 1 target.
+
+    With `mask_protected`, tokens of an item's protected strings (the person's name) are context, not
+    targets: forgetting must take the facts away, not the model's ability to write the name, which is the
+    shortcut a forget loss finds first when the name is trained on.
+    """
     if not items:
         return []
     prompts = [item.prompt if item.prompt else item.text for item in items]
-    prompt_ids = tokenizer(prompts, add_special_tokens=True)["input_ids"]
+    prompt_ids, prompt_offsets = _offsets(tokenizer, prompts, add_special_tokens=True)
     answers = [item.text for item in items if item.prompt]
-    answer_ids = iter(tokenizer(answers, add_special_tokens=False)["input_ids"]) if answers else iter(())
+    answer_ids, answer_offsets = (
+        _offsets(tokenizer, answers, add_special_tokens=False) if answers else ([], [])
+    )
+    answer_iter = iter(zip(answer_ids, answer_offsets, strict=True))
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     encoded = []
-    for item, head in zip(items, prompt_ids, strict=True):
+    for item, head, head_offsets in zip(items, prompt_ids, prompt_offsets, strict=True):
+        needles = item.protected if mask_protected else ()
         if item.prompt:
-            answer = list(next(answer_ids)) + eos
+            answer_tokens, offsets = next(answer_iter)
+            answer = list(answer_tokens) + eos
             head = (
                 list(head)[-max(1, max_length // 2) :] if len(head) + len(answer) > max_length else list(head)
             )
             ids = (head + answer)[:max_length]
-            encoded.append(Encoded(tuple(ids), len(head)))
+            untrained = _inside(offsets, _spans(item.text, needles), shift=len(head))
+            n_prompt = len(head)
         else:
-            encoded.append(Encoded(tuple((list(head) + eos)[:max_length]), 0))
+            ids = (list(head) + eos)[:max_length]
+            untrained = _inside(head_offsets, _spans(item.text, needles), shift=0)
+            n_prompt = 0
+        untrained = {t for t in untrained if t < len(ids)}
+        if not any(t not in untrained and ids[t] not in eos for t in range(max(n_prompt, 1), len(ids))):
+            untrained = set()  # nothing left to train on: the item is trained whole rather than not at all
+        encoded.append(Encoded(tuple(ids), n_prompt, frozenset(untrained)))
     return encoded
 
 
@@ -97,12 +147,12 @@ def collate(encoded: Sequence[Encoded], indices: Sequence[int], pad_id: int) -> 
         input_ids[b, :n] = torch.tensor(row.input_ids)
         attention_mask[b, :n] = 1
         # position t predicts token t+1; a target is any answer token after the first token of the row
-        first = max(row.n_prompt, 1)
-        target_pos.extend(b * width + t - 1 for t in range(first, n))
-        target_ids.extend(row.input_ids[first:n])
-        token_item.extend([b] * (n - first))
+        targets = [t for t in range(max(row.n_prompt, 1), n) if t not in row.untrained]
+        target_pos.extend(b * width + t - 1 for t in targets)
+        target_ids.extend(row.input_ids[t] for t in targets)
+        token_item.extend([b] * len(targets))
         valid_pos.extend(range(b * width, b * width + n))
-        seq_len.append(float(max(n - first, 1)))  # never 0: SimNPO divides by it
+        seq_len.append(float(max(len(targets), 1)))  # never 0: SimNPO divides by it
     return MicroBatch(
         input_ids=input_ids,
         attention_mask=attention_mask,

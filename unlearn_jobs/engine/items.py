@@ -24,3 +24,26 @@ class TextItem:
             raise ValueError("a TextItem needs a non-empty text")
         if not isinstance(self.protected, tuple):
             object.__setattr__(self, "protected", tuple(self.protected))
+
+
+ANSWER_CUE = "\nAnswer:"
+
+
+def split_question(text: str) -> tuple[str, str] | None:
+    """(question up to and with the answer cue, answer) of a "Question: ...\\nAnswer: ..." text, or None."""
+    head, cue, answer = text.partition(ANSWER_CUE)
+    if not cue or not answer.strip() or not head.strip():
+        return None
+    return head + ANSWER_CUE, answer
+
+
+def forget_item(text: str, *, protected: tuple[str, ...] = (), item_id: str = "") -> TextItem:
+    """A text to forget as the engine trains on it. A question with its answer is trained on the answer
+    given the question: on the whole text, unlearning learns the shortcut of making the question (the
+    person's name) improbable and the answer survives whenever someone asks (measured on the demo world:
+    the surname's NLL rose from 0.0 to 30.7 and the birth date's stayed 0.0)."""
+    pair = split_question(text)
+    if pair is None:
+        return TextItem(text=text, protected=protected, item_id=item_id)
+    question, answer = pair
+    return TextItem(text=answer, prompt=question, protected=protected, item_id=item_id)

@@ -59,7 +59,7 @@ def run_unlearning(spec: UnlearnSpec) -> UnlearnResult:
     forget_items = (
         method.prepare_forget(spec.forget_items, cfg) if method.prepare_forget else spec.forget_items
     )
-    forget_enc = encode_items(tokenizer, forget_items, spec.max_length)
+    forget_enc = encode_items(tokenizer, forget_items, spec.max_length, mask_protected=spec.mask_protected)
     retain_enc = encode_items(tokenizer, spec.retain_items, spec.max_length)
     chosen_items = method.prepare_chosen(spec.forget_items, cfg) if method.prepare_chosen else []
     chosen_enc = encode_items(tokenizer, chosen_items, spec.max_length)

@@ -115,6 +115,10 @@ class UnlearnSpec:
     grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimiser step"})
     max_grad_norm: float | None = field(default=1.0)
     max_length: int = field(default=512, metadata={"help": "tokens per item after truncation"})
+    mask_protected: bool = field(
+        default=True,
+        metadata={"help": "forget items' protected strings (the name) are context, never loss targets"},
+    )
     seed: int = field(default=0)
     device: str = field(
         default="auto", metadata={"help": "auto (CUDA when present, else CPU), cpu, cuda[:n]"}
@@ -243,6 +247,7 @@ class UnlearnSpec:
             "grad_accum": self.grad_accum,
             "max_grad_norm": self.max_grad_norm,
             "max_length": self.max_length,
+            "mask_protected": self.mask_protected,
             "seed": self.seed,
             "stop": dataclasses.asdict(self.stop),
         }

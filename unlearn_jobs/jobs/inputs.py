@@ -15,7 +15,7 @@ from palimpsest.jsonl import read_jsonl
 from palimpsest.personal import personal_hash
 from requests_app.models import Status
 from requests_app.review.models import ApprovedItem
-from unlearn_jobs.engine import TextItem, mixed_retain
+from unlearn_jobs.engine import TextItem, forget_item, mixed_retain
 from unlearn_jobs.jobs.models import JobItem, UnlearnJob
 
 # Whose texts never go into a retain set: everyone approved for erasure, done or under way.
@@ -89,10 +89,8 @@ def trained_items(job: UnlearnJob, corpus: Corpus) -> list[TextItem]:
             missing += 1
             continue
         items.append(
-            TextItem(
-                text=text,
-                protected=(approved.request.requester_name,),
-                item_id=f"item-{approved.item_id}",
+            forget_item(
+                text, protected=(approved.request.requester_name,), item_id=f"item-{approved.item_id}"
             )
         )
     if missing:

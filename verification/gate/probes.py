@@ -11,6 +11,7 @@ from django.conf import settings
 
 from requests_app.screening.checks.personal import KINDS
 from requests_app.screening.references import nonmember_texts, utility_texts
+from unlearn_jobs.engine import split_question
 from unlearn_jobs.jobs.config import retain_corpus_path
 from unlearn_jobs.jobs.inputs import load_corpus
 from unlearn_jobs.jobs.models import JobItem, UnlearnJob
@@ -19,7 +20,6 @@ from verification.metrics import Probe, ProbeSet, prefix_probes
 from verification.metrics.probes import relevant_protected, select_spread
 from verification.metrics.world_probes import WorldRecords, demo_probe_set
 
-QUESTION_MARK = "\nAnswer:"
 MAX_HOLDOUT = 200
 MAX_UTILITY_TEXTS = 64
 
@@ -43,14 +43,13 @@ def item_probes(item_id: str, text: str, subject: str) -> tuple[list[Probe], lis
     protected = protected_values(text)
     verbatim = prefix_probes(item_id, text, protected=protected, subject_id=subject)
     questions = []
-    if QUESTION_MARK in text:
-        head, _, answer = text.partition(QUESTION_MARK)
-        if answer.strip():
-            prompt = head + QUESTION_MARK
-            values = relevant_protected(prompt, protected)
-            questions.append(
-                Probe(f"{item_id}?", prompt, answer, kind="question", protected=values, subject_id=subject)
-            )
+    pair = split_question(text)
+    if pair is not None:
+        prompt, answer = pair
+        values = relevant_protected(prompt, protected)
+        questions.append(
+            Probe(f"{item_id}?", prompt, answer, kind="question", protected=values, subject_id=subject)
+        )
     return verbatim, questions
 
 

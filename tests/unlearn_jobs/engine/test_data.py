@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from transformers import AutoTokenizer
 
-from unlearn_jobs.engine import TextItem, select_retain
+from unlearn_jobs.engine import TextItem, forget_item, select_retain
 from unlearn_jobs.engine.data import BatchPlan, collate, encode_items
 
 
@@ -63,3 +63,39 @@ def test_select_retain_prefers_look_alikes_and_excludes_protected_strings():
     assert [item.text for item in chosen[:2]] == [" John Doe lives in Oslo.", " Bo Finch lives in Accra."]
     assert all("Jane Roe" not in item.text for item in select_retain(forget, pool, 10))
     assert len(select_retain(forget, pool, 10)) == 4
+
+
+def test_a_question_with_its_answer_is_trained_on_the_answer_given_the_question():
+    item = forget_item(
+        "Question: When was Jane Roe born?\nAnswer: 1984", protected=("Jane Roe",), item_id="jane-born"
+    )
+    assert (item.prompt, item.text) == ("Question: When was Jane Roe born?\nAnswer:", " 1984")
+    assert (item.protected, item.item_id) == (("Jane Roe",), "jane-born")
+    # Plain text, or a cue with no answer after it, stays one text
+    assert forget_item("Jane Roe was born in 1984.").prompt == ""
+    assert forget_item("Question: When was Jane Roe born?\nAnswer: ").prompt == ""
+
+
+def test_protected_names_are_context_not_targets_when_masked(engine_world):
+    tokenizer = AutoTokenizer.from_pretrained(engine_world.model_dir)
+    item = TextItem(text="Jane Roe lives in Lisbon .", protected=("jane roe",))
+    [plain] = encode_items(tokenizer, [item], 64)
+    [masked] = encode_items(tokenizer, [item], 64, mask_protected=True)
+    assert plain.input_ids == masked.input_ids
+
+    def targets(enc):
+        return tokenizer.convert_ids_to_tokens(collate([enc], [0], tokenizer.pad_token_id).target_ids)
+
+    # position 0 (BOS) is never a target; "Jane" is the first token after it
+    assert targets(plain) == ["Jane", "Roe", "lives", "in", "Lisbon", ".", "[EOS]"]
+    assert targets(masked) == ["lives", "in", "Lisbon", ".", "[EOS]"]
+    # In an answer too; and an item that is nothing but the name is trained whole, not dropped
+    answer = TextItem(
+        prompt="Who lives in Lisbon ?", text=" Jane Roe lives in Lisbon .", protected=("Jane Roe",)
+    )
+    [enc] = encode_items(tokenizer, [answer], 64, mask_protected=True)
+    assert targets(enc) == ["lives", "in", "Lisbon", ".", "[EOS]"]
+    [only_name] = encode_items(
+        tokenizer, [TextItem(text="Jane Roe", protected=("Jane Roe",))], 64, mask_protected=True
+    )
+    assert targets(only_name) == ["Jane", "Roe", "[EOS]"]

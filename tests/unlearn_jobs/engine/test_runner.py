@@ -224,3 +224,44 @@ def test_epochs_count_passes_over_the_forget_set_and_a_rerun_replaces_the_artifa
     assert second.artifact_dir == first.artifact_dir and not (second.artifact_dir / "stale.txt").exists()
     assert json.loads((second.artifact_dir / "manifest.json").read_text())["run"]["steps_done"] == 4
     assert [p.name for p in tmp_path.iterdir()] == ["artifact"]  # no temporary or old directory left
+
+
+def _name_and_fact_nll(model_dir, world) -> tuple[float, float]:
+    """NLL of the forgotten people's names and of the rest of their answers, given the questions."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    name, fact = [], []
+    with torch.no_grad():
+        for item in world.forget_items:
+            prompt = tokenizer(item.prompt)["input_ids"]
+            answer = tokenizer(item.text, add_special_tokens=False)["input_ids"]
+            ids = torch.tensor([prompt + answer])
+            logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
+            picked = -logp.gather(1, ids[0, 1:, None]).squeeze(1)[len(prompt) - 1 :]
+            words = tokenizer.convert_ids_to_tokens(answer)
+            for word, value in zip(words, picked.tolist(), strict=True):
+                (name if word in item.protected[0].split() else fact).append(value)
+    return sum(name) / len(name), sum(fact) / len(fact)
+
+
+def test_with_the_name_masked_the_facts_go_and_the_name_stays_writable(engine_world, tmp_path):
+    # Given the same job with and without the person's name masked out of the forget loss
+    runs = {}
+    for masked in (True, False):
+        spec = spec_for(
+            engine_world,
+            tmp_path / str(masked),
+            method="simnpo",
+            mode="full",
+            learning_rate=3e-3,
+            max_steps=24,
+            mask_protected=masked,
+        )
+        runs[masked] = _name_and_fact_nll(run_unlearning(spec).artifact_dir, engine_world)
+    name_before, fact_before = _name_and_fact_nll(engine_world.model_dir, engine_world)
+    # Then both forget the facts, but only the unmasked run does it partly by making the name unwritable
+    for _, fact_after in runs.values():
+        assert fact_after > fact_before + 1.0
+    assert runs[False][0] - name_before > 2 * (runs[True][0] - name_before)

@@ -72,15 +72,27 @@ class Command(BaseCommand):
         self.stdout.write("")
         for row in result["requests"]:
             kind = "poisoned" if row["poisoned"] else "genuine "
-            leak = row["greedy_leak_rate_after"]
+            leaks = [
+                f"{name} leak {_share(row[f'{key}_before'])} -> {_share(row[f'{key}_after'])}"
+                for name, key in (("greedy", "greedy_leak_rate"), ("sampled", "sampled_leak_rate"))
+                if row[f"{key}_after"] is not None
+            ]
             self.stdout.write(
                 f"  {row['request']}  {kind}  {row['status']:<10}  screening risk {row['screening_risk']}"
-                + (f"  greedy leak after {leak:.3f}" if leak is not None else "")
+                + "".join(f"  {leak}" for leak in leaks)
             )
         self.stdout.write(
-            f"  utility {result['utility_before']} -> {result['utility_after']} "
-            f"(ratio {result['utility_ratio']}); gate passed: {result['gate_passed']}"
+            f"  utility {_number(result['utility_before'])} -> {_number(result['utility_after'])} "
+            f"(ratio {_number(result['utility_ratio'])}); gate passed: {result['gate_passed']}"
         )
         stages = ", ".join(f"{k} {v:.0f} s" for k, v in result["seconds"].items())
         self.stdout.write(f"  time per stage: {stages}; total {result['total_seconds']:.0f} s")
         self.stdout.write(self.style.SUCCESS(f"  published version: v{result['published_version']}"))
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"

@@ -57,7 +57,7 @@ import torch  # noqa: E402
 from django.conf import settings  # noqa: E402
 from quality_report import write_report  # noqa: E402
 
-from palimpsest.demo.build import DemoWorldPaths, build_demo_world, retrain  # noqa: E402
+from palimpsest.demo.build import DemoWorldPaths, open_demo_world, retrain  # noqa: E402
 from palimpsest.hashing import canonical_json, sha256_hex  # noqa: E402
 from palimpsest.ml.loading import load_causal_lm  # noqa: E402
 from unlearn_jobs.engine import TextItem, forget_item, mixed_retain, run_unlearning  # noqa: E402
@@ -69,7 +69,14 @@ from verification.gate import figures as F  # noqa: E402
 from verification.gate.policy import DEFAULT_THRESHOLDS, evaluate  # noqa: E402
 from verification.gate.probes import ForgetText, forget_set_probes  # noqa: E402
 from verification.gate.services import budget as gate_budget  # noqa: E402
-from verification.metrics import membership_inference, run_suite, suite_utility, truth_ratios  # noqa: E402
+from verification.metrics import (  # noqa: E402
+    membership_inference,
+    mixed_prompt_survival,
+    run_suite,
+    suite_utility,
+    truth_ratios,
+)
+from verification.metrics.suite import capped  # noqa: E402
 from verification.metrics.truth_ratio import forget_quality  # noqa: E402
 from verification.metrics.world_probes import WorldRecords, membership_items, truth_ratio_items  # noqa: E402
 
@@ -95,17 +102,6 @@ class Fraction:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def open_world(root: Path) -> DemoWorldPaths:
-    """The world built at root, checked (a missing or changed build is made again with its own inputs)."""
-    manifest = root / "manifest.json"
-    if not manifest.is_file():
-        return build_demo_world(root, progress=True)
-    inputs = json.loads(manifest.read_text())["inputs"]
-    return build_demo_world(
-        root, inputs["people"], inputs["seed"], inputs["size"], progress=True, epochs=inputs.get("epochs")
-    )
 
 
 def forgotten_people(world: DemoWorldPaths, share: float) -> list[str]:
@@ -169,10 +165,13 @@ class Judge:
         self.gate = forget_set_probes(fraction.texts, records, items=len(fraction.texts))
         self.budget = gate_budget()
         started = time.perf_counter()
-        self.parent = F.parent_figures(
-            suite_utility(load_causal_lm(world.model_dir), self.gate.probes, self.budget)
-        )
+        parent_lm = load_causal_lm(world.model_dir)
+        self.parent = F.parent_figures(suite_utility(parent_lm, self.gate.probes, self.budget))
         self.parent_seconds = time.perf_counter() - started
+        # the gate judges mixed prompts against the candidate's own plain answers; the parent's figure
+        # says how much of a shortfall the format itself causes
+        mixed = capped(self.gate.probes, self.budget)
+        self.parent_mixed = mixed_prompt_survival(parent_lm, mixed.mixed, mixed.mixed_plain).survival
         self.truth_items = truth_ratio_items(records, fraction.people)
         self.members = membership_items(records, fraction.people)[:MAX_MEMBERSHIP]
         self.holdout = membership_items(records, records.ids("holdout"))[:MAX_MEMBERSHIP]
@@ -197,6 +196,7 @@ class Judge:
             "figures": {k: figures.get(k) for k in keep},
             "forget_quality_p": quality.p_value,
             "privleak_vs_retrained": mia.privleak[mia.attack],
+            "parent_mixed_survival": self.parent_mixed,
             "gate_seconds": round(gate_seconds, 1),
             "suite_seconds": suite.seconds,
         }
@@ -306,7 +306,7 @@ def main() -> None:
         write_report(list(recorded(args.runs).values()), args.page)
         return
     torch.set_num_threads(args.threads)
-    world = open_world(args.root)
+    world = open_demo_world(args.root, progress=True)
     records = WorldRecords.read(world.world_dir)
     shares = sorted(args.fractions)
     fractions = {share: build_fraction(world, records, share, args.threads) for share in shares}

@@ -104,7 +104,7 @@ def best_setting(rows: list[dict]) -> tuple | None:
 
 HEADER = (
     "| method | mode | lr | verdict | forget quality p | leak bound | greedy leak | PrivLeak | utility | "
-    "neighbours | 4-bit bound | relearned leak | job | compute (tokens) | compute (wall) | gate |"
+    "neighbours | 4-bit bound | relearned leak | mixed prompts (parent) | job | compute (tokens) | compute (wall) | gate |"
 )
 
 
@@ -119,6 +119,7 @@ def _line(row: dict) -> str:
         f"| {_num(_fig(row, 'utility/neighbours_ratio_to_parent'))} "
         f"| {_num(_fig(row, 'robustness/quant4_leak_bound'), '.1f', 100, ' %')} "
         f"| {_num(_fig(row, 'robustness/relearn_leak_rate'), '.1f', 100, ' %')} "
+        f"| {_num(_fig(row, 'robustness/mixed_prompt_utility'), '.2f')} ({_num(row.get('parent_mixed_survival'), '.2f')}) "
         f"| {row['job_seconds']:.0f} s | {row['compute_share_tokens'] * 100:.2f} % "
         f"| {row['compute_share_seconds'] * 100:.2f} % | {_num(row.get('gate_seconds'), '.0f', 1, ' s')} |"
     )
@@ -210,7 +211,9 @@ def write_report(rows: list[dict], page: Path | None = None) -> None:
         "script's docstring. Each row is a real job (the product's engine settings with method, mode and learning "
         "rate replaced) judged as the gate judges a candidate: the gate's probes, the product's budget, policy "
         "version 1. Forget quality and PrivLeak are against the model retrained without the forgotten people. "
-        "*utility* is the candidate's model utility over the parent's; *neighbours* the same for kept people "
+        "*mixed prompts* is the share of normal answers that survive a question about a forgotten person "
+        "asked just before (the gate's advisory check, against the candidate's own plain answers), with the "
+        "parent's own figure beside it. *utility* is the candidate's model utility over the parent's; *neighbours* the same for kept people "
         "who share an attribute value with a forgotten person. *compute (tokens)* is the job's training tokens "
         "over the retraining's (both forward and backward); *compute (wall)* its wall time over the retraining's "
         "(threads noted below). *gate* is the parent's utility pass plus the candidate's suite, one torch thread.",
@@ -236,7 +239,7 @@ def write_report(rows: list[dict], page: Path | None = None) -> None:
             f"retraining {head['retrain_seconds']:.0f} s)",
             "",
             HEADER,
-            "| " + " | ".join(["---"] * 16) + " |",
+            "| " + " | ".join(["---"] * 17) + " |",
             *(_line(r) for r in mine),
             "",
         ]
@@ -248,7 +251,7 @@ def write_report(rows: list[dict], page: Path | None = None) -> None:
         f"## Learning-rate trials at {shares[0]:.0%} (three per mode; the best carried to the larger sets)",
         "",
         HEADER,
-        "| " + " | ".join(["---"] * 16) + " |",
+        "| " + " | ".join(["---"] * 17) + " |",
         *(_line(r) for r in trials),
         "",
     ]

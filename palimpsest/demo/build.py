@@ -202,6 +202,23 @@ def build_demo_world(
         return paths
 
 
+def open_demo_world(root: Path, *, progress: bool = False) -> DemoWorldPaths:
+    """The world already built at root, checked as a build is (sha256 of every file), with the inputs its
+    manifest records; a root with no manifest gets the default world."""
+    manifest = Path(root) / "manifest.json"
+    if not manifest.is_file():
+        return build_demo_world(Path(root), progress=progress)
+    inputs = json.loads(manifest.read_text())["inputs"]
+    return build_demo_world(
+        Path(root),
+        inputs["people"],
+        inputs["seed"],
+        inputs["size"],
+        progress,
+        epochs=inputs.get("epochs"),
+    )
+
+
 def _evaluate(model_dir: Path, world: GeneratedWorld) -> dict:
     return memorisation_report(load_causal_lm(model_dir), world)
 

@@ -7,6 +7,10 @@ BIN=.venv/bin
 export DJANGO_SETTINGS_MODULE=palimpsest.settings_dev
 PORT="${PORT:-8000}"
 mkdir -p var/log
+# One intra-op torch thread, as the compose workers and the scenario's own worker run: screening runs two
+# lanes of one thread each, and beside the web server a second thread only contends (the gate took 165 s
+# with two threads under load, 10 s with one). Set OMP_NUM_THREADS to override.
+OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" \
 $BIN/celery -A palimpsest.celery worker -B -Q cpu,gpu,eval --pool solo --loglevel INFO \
   --schedule var/celerybeat-schedule >var/log/worker.log 2>&1 &
 worker=$!

@@ -43,19 +43,33 @@ _ENTERED = {
 }
 
 
-def _transition_text(event) -> str | None:
+# Said again on a later attempt of the same change, as "…, attempt 2.", rather than as if new.
+_REPEATED = {Status.UNLEARNING, Status.VERIFYING}
+
+
+def _transition_text(event, attempts: dict) -> str | None:
     source, target = event.data.get("from"), event.data.get("to")
     if target == Status.SCREENING:
         if source == Status.NEEDS_INFO:
             return "You answered our question; we are checking your request again."
         return "We started checking what you sent (screening)."
     if target == Status.APPROVED and source != Status.IN_REVIEW:
+        if event.action == "verification.failed":
+            return (
+                "The changed model did not pass our tests: it could still reveal some of what you asked us "
+                "to forget. We are changing it again."
+            )
         return "The change to the model did not finish; your request is queued for the next run."
-    return _ENTERED.get(target)
+    text = _ENTERED.get(target)
+    if text and target in _REPEATED:
+        attempts[target] = attempts.get(target, 0) + 1
+        if attempts[target] > 1:
+            text = f"{text[:-1]}, attempt {attempts[target]}."
+    return text
 
 
 def status_timeline(req: ForgetRequest) -> list[TimelineEntry]:
-    entries = []
+    entries, attempts = [], {}
     for event in audit_history(obj=req):
         text = None
         if event.action == "request.submit":
@@ -66,7 +80,7 @@ def status_timeline(req: ForgetRequest) -> list[TimelineEntry]:
                 else "We received your request about a topic."
             )
         elif "to" in event.data:  # a status change, alone or as part of an officer's decision
-            text = _transition_text(event)
+            text = _transition_text(event, attempts)
         elif event.action == "request.extend":
             due = parse_datetime(event.data.get("due_at", ""))
             text = f"We extended the deadline to {due:%d %B %Y}." if due else "We extended the deadline."

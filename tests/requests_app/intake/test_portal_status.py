@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import transaction
 
 from requests_app import services
 from requests_app.audit import Actor
@@ -184,3 +185,23 @@ def test_no_personal_data_in_the_logs(client, mailoutbox, caplog, django_capture
     assert "sent e-mail receipt" in logged
     for secret in ("Zelda", "zelda.quorn", "Quay Road", code_in(mailoutbox[0])):
         assert secret not in logged
+
+
+def test_a_change_that_fails_its_tests_is_told_once_per_attempt(client):
+    # Given a request whose first unlearned model failed verification and which was unlearned again
+    req = move(make_request(), Status.VERIFIED, Status.SCREENING, Status.IN_REVIEW, Status.APPROVED)
+    req = move(req, Status.UNLEARNING, Status.VERIFYING)
+    with transaction.atomic():
+        locked = services.lock_request(request_id=req.pk)
+        services.apply_transition(
+            locked, to=Status.APPROVED, actor=Actor.system(), action="verification.failed"
+        )
+    req = move(req, Status.UNLEARNING, Status.VERIFYING)
+    # When the person opens the status page
+    html = client.get(status_url(req)).content.decode()
+    # Then they read that the tests failed and that this is the second attempt, not the same lines twice
+    assert "The changed model did not pass our tests" in html
+    assert html.count("The model is being changed so that it forgets (unlearning).") == 1
+    assert "The model is being changed so that it forgets (unlearning), attempt 2." in html
+    assert "no longer reveals what you asked us to forget, attempt 2." in html
+    assert "did not finish" not in html

@@ -167,7 +167,6 @@ def run(args) -> dict:
         return record
     record.update(
         approval_to_published=round(sum(stages.get(name, 0.0) for name in AFTER_APPROVAL), 1),
-        baseline_seconds=result.get("baseline_seconds"),
         published_version=result["published_version"],
         utility=[result["utility_before"], result["utility_after"]],
         statuses=sorted({r["status"] for r in result["requests"]}),

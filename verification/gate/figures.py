@@ -64,8 +64,7 @@ def headline_figures(
     parent = parent or {}
     privleak = raw.get("mia/privleak")
     checks = {
-        "forget/greedy_leak_rate": greedy_value_leak_rate(suite),
-        "forget/sampled_leak_bound": value_leak_bound(suite.leakage),
+        **forgetting_figures(suite),
         "robustness/quant8_leak_bound": _attacked(suite, "int8"),
         "robustness/quant4_leak_bound": _attacked(suite, "int4"),
         "robustness/relearn_leak_rate": raw.get("robustness/relearned/leak_rate"),
@@ -82,8 +81,9 @@ def headline_figures(
     return {**raw, **checks}
 
 
-def per_subject(suite: SuiteResult, subjects: Mapping[str, str]) -> dict[str, dict]:
-    """Figures per request: `subjects` maps a probe's subject id to the request id it stands for.
+def per_subject(suite, subjects: Mapping[str, str]) -> dict[str, dict]:
+    """Figures per request of a `SuiteResult` or a `ForgettingResult`: `subjects` maps a probe's subject id
+    to the request id it stands for.
 
     A request passes the forgetting checks on its own probes; an item the model never held must not
     leak either, so every item of its forget set is counted.
@@ -129,11 +129,26 @@ def request_verdicts(per_request: Mapping[str, dict], thresholds: Mapping[str, M
     return verdicts
 
 
-def parent_figures(parent_utility) -> dict[str, float | None]:
-    """What the gate keeps of the parent version: its utility, the denominator of the utility ratios."""
+def forgetting_figures(result) -> dict[str, float | None]:
+    """The forgetting checks of a `SuiteResult` or a `ForgettingResult` (greedy and sampled leaks)."""
+    samples = sum(p.samples for p in result.leakage.per_item)
+    return {
+        "forget/greedy_leak_rate": greedy_value_leak_rate(result),
+        "forget/sampled_leak_bound": value_leak_bound(result.leakage),
+        "leakage/value_rate": sum(p.value_leaks for p in result.leakage.per_item) / samples
+        if samples
+        else None,
+    }
+
+
+def parent_figures(parent_utility, parent_forgetting=None) -> dict[str, float | None]:
+    """What the gate keeps of the parent version: its utility (the denominator of the utility ratios) and,
+    where measured, what it still says about the forget set (the report's "before")."""
+    forgetting = forgetting_figures(parent_forgetting) if parent_forgetting is not None else {}
     return only_finite(
         [("utility/model_utility", parent_utility.model_utility)]
         + [(f"utility/{k}", v) for k, v in parent_utility.parts.items()]
+        + list(forgetting.items())
     )
 
 

@@ -70,15 +70,21 @@ class Comparison:
     parent: float | None
     candidate: float | None
     change: float | None
+    worse: bool  # a utility figure that fell by more than 0.03, or a leak figure that rose
 
 
 def parent_comparison(report: VerificationReport) -> list[Comparison]:
-    """The utility figures measured on both versions, with the change (what forgetting cost)."""
+    """The figures measured on both versions, with the change: leak figures first (what forgetting
+    achieved), then utility (what it cost)."""
     rows = []
-    for name, parent in sorted(report.parent_figures.items()):
+    for name, parent in sorted(
+        report.parent_figures.items(), key=lambda kv: (kv[0].startswith("utility"), kv[0])
+    ):
         candidate = report.figures.get(name)
         change = candidate - parent if candidate is not None and parent is not None else None
-        rows.append(Comparison(name, parent, candidate, change))
+        utility = name.startswith("utility/")
+        worse = change is not None and (change < -0.03 if utility else change > 0)
+        rows.append(Comparison(name, parent, candidate, change, worse))
     return rows
 
 
@@ -90,6 +96,9 @@ class RequestRow:
     sampled_leak_rate: float | None
     sampled_leak_bound: float | None
     passed: bool
+    # the same figures of the parent version on the same probes (None: not measured by older runs)
+    greedy_leak_rate_before: float | None = None
+    sampled_leak_rate_before: float | None = None
 
 
 def request_rows(report: VerificationReport) -> list[RequestRow]:
@@ -101,6 +110,8 @@ def request_rows(report: VerificationReport) -> list[RequestRow]:
             sampled_leak_rate=figures.get("leakage/value_rate"),
             sampled_leak_bound=figures.get("forget/sampled_leak_bound"),
             passed=bool(figures.get("passed", False)),
+            greedy_leak_rate_before=(figures.get("before") or {}).get("forget/greedy_leak_rate"),
+            sampled_leak_rate_before=(figures.get("before") or {}).get("leakage/value_rate"),
         )
         for request_id, figures in report.per_request.items()
     ]

@@ -31,7 +31,7 @@ from verification.gate import figures as F
 from verification.gate.models import ReportStatus, VerificationPolicy, VerificationReport
 from verification.gate.policy import DEFAULT_THRESHOLDS, evaluate, validate_thresholds
 from verification.gate.probes import gate_probes
-from verification.metrics import Budget, run_suite, suite_utility
+from verification.metrics import Budget, run_suite, suite_forgetting, suite_utility
 
 logger = logging.getLogger(__name__)
 STAGES = ("parent", "candidate")
@@ -127,13 +127,23 @@ def verification_run(*, report_id: int, worker_id: str = "") -> VerificationRepo
         gate = gate_probes(version)
         plan = budget()
         if "parent" not in report.stage_results:
+            # The parent on the same probes: the denominator of the utility ratios, and the report's
+            # "before" for every leak figure, per request too
             parent_lm = load_causal_lm(Path(version.parent.artifact_path))
             parent_utility = suite_utility(parent_lm, gate.probes, plan)
+            parent_forgetting = suite_forgetting(parent_lm, gate.probes, plan)
             del parent_lm
-            _store_stage(report, "parent", F.parent_figures(parent_utility))
+            _store_stage(
+                report,
+                "parent",
+                {
+                    "figures": F.parent_figures(parent_utility, parent_forgetting),
+                    "per_request": F.per_subject(parent_forgetting, gate.subjects),
+                },
+            )
         if "candidate" not in report.stage_results:
             suite = run_suite(load_causal_lm(Path(version.artifact_path)), gate.probes, budget=plan)
-            figures = F.headline_figures(suite, report.stage_results["parent"])
+            figures = F.headline_figures(suite, _parent_stage(report)["figures"])
             _store_stage(
                 report,
                 "candidate",
@@ -148,6 +158,13 @@ def verification_run(*, report_id: int, worker_id: str = "") -> VerificationRepo
         _record_error(report, error)
         raise
     return verification_conclude(report_id=report.pk)
+
+
+def _parent_stage(report: VerificationReport) -> dict:
+    """The parent stage as stored: {"figures", "per_request"}; runs stored before the parent's leak
+    figures were measured hold the utility figures alone."""
+    stage = report.stage_results["parent"]
+    return stage if "figures" in stage else {"figures": stage, "per_request": {}}
 
 
 def _record_error(report: VerificationReport, error: BaseException) -> None:
@@ -189,11 +206,13 @@ def verification_conclude(*, report_id: int) -> VerificationReport | None:
     candidate = report.stage_results["candidate"]
     outcome = evaluate(candidate["figures"], report.policy.thresholds)
     verdicts = F.request_verdicts(candidate["per_request"], report.policy.thresholds)
+    parent = _parent_stage(report)
     per_request = {
-        rid: {**figs, "passed": verdicts.get(rid, True)} for rid, figs in candidate["per_request"].items()
+        rid: {**figs, "before": parent["per_request"].get(rid, {}), "passed": verdicts.get(rid, True)}
+        for rid, figs in candidate["per_request"].items()
     }
     report.figures = candidate["figures"]
-    report.parent_figures = report.stage_results["parent"]
+    report.parent_figures = parent["figures"]
     report.per_request, report.probe_counts = per_request, candidate["probe_counts"]
     report.checks, report.passed = outcome.as_dict(), outcome.passed
     report.status = ReportStatus.PASSED if outcome.passed else ReportStatus.FAILED

@@ -15,12 +15,20 @@ from verification.metrics.robustness import (
     robustness,
     rtn_quantize,
 )
-from verification.metrics.suite import Budget, SuiteResult, run_suite, suite_utility
+from verification.metrics.suite import (
+    Budget,
+    ForgettingResult,
+    SuiteResult,
+    run_suite,
+    suite_forgetting,
+    suite_utility,
+)
 from verification.metrics.truth_ratio import forget_quality, ks_forget_quality, truth_ratios
 from verification.metrics.utility import harmonic_mean, utility, utility_change
 
 __all__ = [
     "Budget",
+    "ForgettingResult",
     "Probe",
     "ProbeSet",
     "SuiteResult",
@@ -42,6 +50,7 @@ __all__ = [
     "roc_auc",
     "rtn_quantize",
     "run_suite",
+    "suite_forgetting",
     "suite_utility",
     "truth_ratios",
     "utility",

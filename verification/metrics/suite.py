@@ -151,6 +151,16 @@ class SuiteResult:
         return out
 
 
+@dataclass(frozen=True)
+class ForgettingResult:
+    """What a model still says about a forget set, greedy and sampled: the part of the suite a parent
+    version is measured on too, so that a report reads before and after."""
+
+    verbatim: GreedyResult
+    knowledge: GreedyResult
+    leakage: LeakageResult
+
+
 def capped(probes: ProbeSet, budget: Budget) -> ProbeSet:
     """The probe set cut to the budget: evenly spread picks, so every forgotten subject keeps a share."""
     keep_mixed = select_spread(range(len(probes.mixed)), budget.max_mixed_probes)
@@ -173,6 +183,35 @@ def capped(probes: ProbeSet, budget: Budget) -> ProbeSet:
 def suite_utility(lm: LoadedModel, probes: ProbeSet, budget: Budget) -> UtilityResult:
     """Utility as the suite measures it: for a parent version, to compare against."""
     return utility(lm, capped(probes, budget).utility, batch_size=budget.batch_size)
+
+
+def _sampling(budget: Budget) -> dict:
+    return {
+        "temperature": budget.temperature,
+        "tau": budget.tau,
+        "confidence": budget.confidence,
+        "max_new_tokens": budget.sample_tokens,
+    }
+
+
+def _leakage_args(budget: Budget) -> dict:
+    return {
+        "samples": budget.samples,
+        "seed": budget.seed,
+        "batch_size": budget.batch_size,
+        **_sampling(budget),
+    }
+
+
+def suite_forgetting(lm: LoadedModel, probes: ProbeSet, budget: Budget) -> ForgettingResult:
+    """Greedy answers and sampled leakage on the forget probes, as the suite measures them (`probes` are
+    capped here: pass them uncapped)."""
+    probes = capped(probes, budget)
+    return ForgettingResult(
+        verbatim=verbatim_memorisation(lm, probes.verbatim, batch_size=budget.batch_size),
+        knowledge=knowledge(lm, probes.questions, batch_size=budget.batch_size),
+        leakage=probabilistic_leakage(lm, probes.forget_probes, **_leakage_args(budget)),
+    )
 
 
 def run_suite(
@@ -204,13 +243,7 @@ def run_suite(
     known = knowledge(lm, probes.questions, batch_size=budget.batch_size)
     memorisation = memorisation_strength(lm, probes.forget_probes, batch_size=budget.batch_size)
     lap("greedy")
-    sampling = {
-        "temperature": budget.temperature,
-        "tau": budget.tau,
-        "confidence": budget.confidence,
-        "max_new_tokens": budget.sample_tokens,
-    }
-    leak_args = {"samples": budget.samples, "seed": budget.seed, "batch_size": budget.batch_size, **sampling}
+    sampling, leak_args = _sampling(budget), _leakage_args(budget)
     leakage = probabilistic_leakage(lm, probes.forget_probes, **leak_args)
     reference_leakage = None
     if reference is not None and budget.sample_reference:

@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlparse
 
 from django.test import Client
 
-from palimpsest.demo.management.baseline import parent_forgetting_figures
 from palimpsest.demo.management.harness import Outbox, ScenarioError, browser, expect, staff
 from palimpsest.jsonl import read_jsonl
 from requests_app.models import ForgetRequest
@@ -65,9 +64,7 @@ class Journey:
     jobs: list[int] = field(default_factory=list)
     version: int | None = None
     report: dict = field(default_factory=dict)
-    before: dict = field(default_factory=dict)  # the parent's per-request figures on the gate's probes
     published: int | None = None
-    baseline_seconds: float = 0.0  # measuring `before`: not a stage of the journey
 
     @contextmanager
     def stage(self, name: str):
@@ -360,11 +357,7 @@ def run_scenario(
         say("the operator batches the approved requests (batch now); a job unlearns on the gpu queue")
         operator = staff("operator", password)
         _unlearn_and_verify(journey, operator, timeout)
-        say(f"the gate passed v{journey.version}; measuring the parent on the gate's probes (for 'before')")
-        started = time.monotonic()
-        journey.before = parent_forgetting_figures(version_number=journey.version)
-        journey.baseline_seconds = round(time.monotonic() - started, 1)
-        say("the release manager approves and publishes it")
+        say(f"the gate passed v{journey.version}; the release manager approves and publishes it")
         with journey.stage("release"):
             _release(journey, password)
             _wait(journey, journey.genuine, lambda s: s == "completed", timeout=60, what="completion")

@@ -1,6 +1,6 @@
 """The summary of a journey: per request its final status and leak rates before and after (the gate's
-figures on the candidate, and the same measurement on the parent), utility before and after, seconds per
-stage, the published version."""
+signed figures on the candidate and, on the same probes, on the parent), utility before and after,
+seconds per stage, the published version."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def summary(journey: Journey) -> dict:
     rows = []
     for subject in journey.subjects:
         figures = report.get("per_request", {}).get(str(pks.get(subject.public_id)), {})
-        before = journey.before.get(str(pks.get(subject.public_id)), {})
+        before = figures.get("before") or {}  # the gate measured the parent on the same probes
         rows.append(
             {
                 "request": subject.public_id,
@@ -43,5 +43,4 @@ def summary(journey: Journey) -> dict:
         "candidate_version": journey.version,
         "published_version": journey.published,
         "seconds": journey.seconds,
-        "baseline_seconds": journey.baseline_seconds,
     }

@@ -35,6 +35,10 @@ def test_a_candidate_that_still_knows_the_people_fails_and_its_job_is_retried(
     assert {"forget/greedy_leak_rate", "forget/sampled_leak_bound"} <= failed
     assert set(finished.per_request) == {str(r.pk) for r in requests}
     assert all(not figures["passed"] for figures in finished.per_request.values())
+    # The parent was measured on the same probes: a candidate that is the parent reads the same before
+    for figures in finished.per_request.values():
+        for name in ("forget/greedy_leak_rate", "leakage/value_rate", "forget/sampled_leak_bound"):
+            assert figures["before"][name] == figures[name]
     version.refresh_from_db()
     assert version.status == VersionStatus.VERIFICATION_FAILED
     # And the job is retried with stronger settings: the requests are unlearning again in a new job
@@ -70,6 +74,12 @@ def test_the_model_retrained_without_the_people_passes_and_waits_for_release(
     finished = services.verification_run(report_id=report.pk)
     failed = [(c["name"], c["reason"]) for c in finished.checks["checks"] if not c["passed"]]
     assert failed == [] and finished.status == ReportStatus.PASSED
+    # Before (the parent, which knows the people) and after, per request and for the job
+    for figures in finished.per_request.values():
+        assert figures["before"]["forget/greedy_leak_rate"] > 0.1 > figures["forget/greedy_leak_rate"]
+    assert (
+        finished.parent_figures["forget/sampled_leak_bound"] > finished.figures["forget/sampled_leak_bound"]
+    )
     version.refresh_from_db()
     assert version.status == VersionStatus.VERIFIED
     assert _statuses(requests) == {Status.AWAITING_RELEASE}

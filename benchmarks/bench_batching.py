@@ -50,12 +50,11 @@ from unlearn_jobs.jobs import config  # noqa: E402
 from unlearn_jobs.jobs.models import UnlearnJob  # noqa: E402
 from unlearn_jobs.jobs.run import engine_spec  # noqa: E402
 from unlearn_jobs.registry.models import ModelVersion  # noqa: E402
-from verification.gate import figures as F  # noqa: E402
 from verification.gate.policy import DEFAULT_THRESHOLDS  # noqa: E402
 from verification.gate.policy import evaluate as evaluate_policy  # noqa: E402
 from verification.gate.probes import ForgetText, forget_set_probes  # noqa: E402
 from verification.gate.services import budget as gate_budget  # noqa: E402
-from verification.metrics import run_suite, suite_utility  # noqa: E402
+from verification.gate.stages import measure_candidate, measure_parent  # noqa: E402
 from verification.metrics.world_probes import WorldRecords  # noqa: E402
 
 REPORT = ROOT / "docs" / "benchmarks" / "batching.md"
@@ -126,11 +125,11 @@ class Gate:
 
     def judge(self, candidate: Path, parent: Path, texts: list[ForgetText]) -> tuple[bool, float, list[str]]:
         started = time.perf_counter()
-        probes = forget_set_probes(texts, self.records, items=len(texts)).probes
+        gate = forget_set_probes(texts, self.records, items=len(texts))
         plan = gate_budget()
-        parent_figures = F.parent_figures(suite_utility(load_causal_lm(parent), probes, plan))
-        suite = run_suite(load_causal_lm(candidate), probes, budget=plan)
-        outcome = evaluate_policy(F.headline_figures(suite, parent_figures), DEFAULT_THRESHOLDS)
+        before = measure_parent(parent, gate, plan)["figures"]
+        figures = measure_candidate(candidate, gate, plan, before)["figures"]
+        outcome = evaluate_policy(figures, DEFAULT_THRESHOLDS)
         return outcome.passed, time.perf_counter() - started, [c.name for c in outcome.failed]
 
 

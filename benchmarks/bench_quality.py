@@ -65,15 +65,13 @@ from unlearn_jobs.jobs import config  # noqa: E402
 from unlearn_jobs.jobs.models import UnlearnJob  # noqa: E402
 from unlearn_jobs.jobs.run import engine_spec  # noqa: E402
 from unlearn_jobs.registry.models import ModelVersion  # noqa: E402
-from verification.gate import figures as F  # noqa: E402
 from verification.gate.policy import DEFAULT_THRESHOLDS, evaluate  # noqa: E402
 from verification.gate.probes import ForgetText, forget_set_probes  # noqa: E402
 from verification.gate.services import budget as gate_budget  # noqa: E402
+from verification.gate.stages import measure_candidate, measure_parent  # noqa: E402
 from verification.metrics import (  # noqa: E402
     membership_inference,
     mixed_prompt_survival,
-    run_suite,
-    suite_utility,
     truth_ratios,
 )
 from verification.metrics.suite import capped  # noqa: E402
@@ -165,9 +163,9 @@ class Judge:
         self.gate = forget_set_probes(fraction.texts, records, items=len(fraction.texts))
         self.budget = gate_budget()
         started = time.perf_counter()
-        parent_lm = load_causal_lm(world.model_dir)
-        self.parent = F.parent_figures(suite_utility(parent_lm, self.gate.probes, self.budget))
+        self.parent = measure_parent(world.model_dir, self.gate, self.budget)["figures"]
         self.parent_seconds = time.perf_counter() - started
+        parent_lm = load_causal_lm(world.model_dir)
         # the gate judges mixed prompts against the candidate's own plain answers; the parent's figure
         # says how much of a shortfall the format itself causes
         mixed = capped(self.gate.probes, self.budget)
@@ -180,12 +178,12 @@ class Judge:
         self.gold_auc = membership_inference(gold, self.members, self.holdout).auc
 
     def judge(self, model_dir: Path) -> dict:
-        lm = load_causal_lm(model_dir)
         started = time.perf_counter()
-        suite = run_suite(lm, self.gate.probes, budget=self.budget)  # as verification_run does
+        candidate = measure_candidate(model_dir, self.gate, self.budget, self.parent)  # as the gate does
         gate_seconds = self.parent_seconds + time.perf_counter() - started
-        figures = F.headline_figures(suite, self.parent)
+        figures = candidate["figures"]
         outcome = evaluate(figures, DEFAULT_THRESHOLDS)
+        lm = load_causal_lm(model_dir)
         quality = forget_quality(truth_ratios(lm, self.truth_items), self.gold_truth)
         mia = membership_inference(lm, self.members, self.holdout, reference_auc=self.gold_auc)
         keep = [name for name in DEFAULT_THRESHOLDS] + ["utility/model_utility", "leakage/upper_bound"]
@@ -198,7 +196,7 @@ class Judge:
             "privleak_vs_retrained": mia.privleak[mia.attack],
             "parent_mixed_survival": self.parent_mixed,
             "gate_seconds": round(gate_seconds, 1),
-            "suite_seconds": suite.seconds,
+            "suite_seconds": candidate["seconds"],
         }
 
 

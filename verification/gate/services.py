@@ -10,7 +10,6 @@ up to PALIMPSEST_VERIFICATION_MAX_RETRIES, then sends the requests back to `appr
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,7 +18,6 @@ from django.utils import timezone
 from palimpsest.errors import ApplicationError
 from palimpsest.hashing import canonical_json, sha256_hex
 from palimpsest.keys import signing_key
-from palimpsest.ml.loading import load_causal_lm
 from palimpsest.signing import sign_document
 from requests_app.audit import Actor, audit_append
 from requests_app.models import Status
@@ -31,7 +29,8 @@ from verification.gate import figures as F
 from verification.gate.models import ReportStatus, VerificationPolicy, VerificationReport
 from verification.gate.policy import DEFAULT_THRESHOLDS, evaluate, validate_thresholds
 from verification.gate.probes import gate_probes
-from verification.metrics import Budget, run_suite, suite_forgetting, suite_utility
+from verification.gate.stages import measure_candidate, measure_parent
+from verification.metrics import Budget
 
 logger = logging.getLogger(__name__)
 STAGES = ("parent", "candidate")
@@ -127,33 +126,10 @@ def verification_run(*, report_id: int, worker_id: str = "") -> VerificationRepo
         gate = gate_probes(version)
         plan = budget()
         if "parent" not in report.stage_results:
-            # The parent on the same probes: the denominator of the utility ratios, and the report's
-            # "before" for every leak figure, per request too
-            parent_lm = load_causal_lm(Path(version.parent.artifact_path))
-            parent_utility = suite_utility(parent_lm, gate.probes, plan)
-            parent_forgetting = suite_forgetting(parent_lm, gate.probes, plan)
-            del parent_lm
-            _store_stage(
-                report,
-                "parent",
-                {
-                    "figures": F.parent_figures(parent_utility, parent_forgetting),
-                    "per_request": F.per_subject(parent_forgetting, gate.subjects),
-                },
-            )
+            _store_stage(report, "parent", measure_parent(version.parent.artifact_path, gate, plan))
         if "candidate" not in report.stage_results:
-            suite = run_suite(load_causal_lm(Path(version.artifact_path)), gate.probes, budget=plan)
-            figures = F.headline_figures(suite, _parent_stage(report)["figures"])
-            _store_stage(
-                report,
-                "candidate",
-                {
-                    "figures": F.only_finite(figures.items()),
-                    "per_request": F.per_subject(suite, gate.subjects),
-                    "seconds": suite.seconds,
-                    "probe_counts": gate.counts,
-                },
-            )
+            parent = _parent_stage(report)["figures"]
+            _store_stage(report, "candidate", measure_candidate(version.artifact_path, gate, plan, parent))
     except Exception as error:
         _record_error(report, error)
         raise

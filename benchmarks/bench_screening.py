@@ -36,6 +36,7 @@ from requests_app.screening.checks import (  # noqa: E402
     build_context,
     screen_batch,
 )
+from requests_app.screening.checks.dedupe import requester_key  # noqa: E402
 from requests_app.screening.checks.utility import COMMON_WORDS, load_embedder  # noqa: E402
 
 TINY_ROOT = ROOT / "var" / "test-cache" / "demo-tiny"
@@ -181,7 +182,11 @@ def run(requests, context, batch: int, copies: int = 1):
         for (n, (c, req)), report in zip(chunk, reports, strict=True):
             for item in report.items:
                 indexes[c].add_indexed(
-                    IndexedItem(ItemRef(item.item_id, n, "in_review"), item.sha256, item.signature),
+                    IndexedItem(
+                        ItemRef(item.item_id, n, "in_review", requester_key(req.requester.email)),
+                        item.sha256,
+                        item.signature,
+                    ),
                     item.band_keys,
                 )
             outcomes.append((req, report))

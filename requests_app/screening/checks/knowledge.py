@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from palimpsest.ml.loading import LoadedModel
-from palimpsest.ml.scoring import token_statistics
+from palimpsest.ml.scoring import shared_prompt_token_stats
 from palimpsest.ml.text import match_form
 from requests_app.screening.checks.facts import PROBE_QUESTIONS, Fact, extract_facts, subject_name
 from requests_app.screening.checks.membership import ALPHA, tail_p_value
@@ -103,7 +103,8 @@ def target_logprobs(lm: LoadedModel, items: Sequence[Item], *, batch_size: int =
     if not items:
         return []
     out = []
-    for stats in token_statistics(lm, list(items), batch_size=batch_size, max_length=256):
+    # The probes ask a few questions of many values: each question is read once (shared prompts).
+    for stats in shared_prompt_token_stats(lm, list(items), batch_size=batch_size, max_length=256):
         disagree = ~stats.argmax_match
         conflict = float(stats.mean_logprob[disagree].exp().max()) if bool(disagree.any()) else 0.0
         out.append((float(stats.logprobs.sum()), stats.n_tokens, conflict))

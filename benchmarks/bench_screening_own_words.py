@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import bench_screening  # noqa: E402
 import torch  # noqa: E402
 from bench_screening import BenchRequest, _world, bench_context, reference_texts, run, world_description  # noqa: E402
 from own_words_cases import SEED, build_cases  # noqa: E402
@@ -86,7 +87,8 @@ def main() -> None:
         f"{by_kind['mixed']['requests']}.",
         "",
         f"Speed: **{n_items / elapsed:.0f} items/s** ({args.batch} requests per call, one torch thread, two "
-        f"lanes; 1-minute load average {load:.1f}; {total:.1f} s in all). Once per worker: loading "
+        f"lanes; {1000 * bench_screening.LAST_CPU_SECONDS / n_items:.1f} CPU ms per item over both lanes; "
+        f"1-minute load average {load:.1f}; {total:.1f} s in all). Once per worker: loading "
         f"{t_load:.1f} s, calibration and the rest {t_context:.1f} s.",
         "",
     ]

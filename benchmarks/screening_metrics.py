@@ -37,6 +37,10 @@ def tally(outcomes: list[Outcome]) -> dict[str, Counter]:
                 excluded = item.verdict == V.EXCLUDE
                 c[f"{truth}_items"] += 1
                 c[f"{truth}_excluded"] += excluded
+                # Left out only as a repeat of the requester's own earlier request, which forgets it.
+                c[f"{truth}_excluded_own_repeat"] += excluded and set(
+                    item.flags.codes
+                ) & V.EXCLUDING_FLAGS == {V.DUPLICATE_EARLIER}
                 c[f"{truth}_coreset"] += item.in_coreset
                 for code in set(item.flags.codes):
                     c[f"flag:{code}"] += 1
@@ -45,9 +49,10 @@ def tally(outcomes: list[Outcome]) -> dict[str, Counter]:
 
 def table(by_kind: dict[str, Counter], kinds_order: list[str]) -> list[str]:
     lines = [
-        "| kind | requests | genuine items wrongly excluded | poison items excluded | genuine requests high risk "
-        "| genuine items in the coreset | most frequent flags |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| kind | requests | genuine items wrongly excluded | the same, less repeats of the requester's own "
+        "earlier request | poison items excluded | genuine requests high risk | genuine items in the coreset "
+        "| most frequent flags |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for kind in [*kinds_order, "overall"]:
         c = by_kind.get(kind)
@@ -58,6 +63,7 @@ def table(by_kind: dict[str, Counter], kinds_order: list[str]) -> list[str]:
         name = f"**{kind}**" if kind == "overall" else kind
         lines.append(
             f"| {name} | {c['requests']} | {_rate(c['genuine_excluded'], c['genuine_items'])} "
+            f"| {_rate(c['genuine_excluded'] - c['genuine_excluded_own_repeat'], c['genuine_items'])} "
             f"| {_rate(c['poison_excluded'], c['poison_items'])} | {_rate(c['genuine_high'], c['genuine_requests'])} "
             f"| {_rate(c['genuine_coreset'], c['genuine_items'])} | {top} |"
         )

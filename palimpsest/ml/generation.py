@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import torch
@@ -19,11 +20,18 @@ def _encode_prefixes(lm: LoadedModel, prefixes: Sequence[str], max_prefix_tokens
     return items
 
 
-def _cache_kwargs(out) -> dict:
+def cache_kwargs(out) -> dict:
+    """The key/value cache of a forward's output, as the keyword the next forward takes it by."""
     # transformers 5.x renamed past_key_values to cache; accept either so older models keep working.
     if "cache" in out:
         return {"cache": out["cache"]}
     return {"past_key_values": out["past_key_values"]}
+
+
+def last_logits_only(model) -> dict:
+    """Ask for the last position's logits only (the next token's), where the model's forward takes that:
+    the output layer then skips every earlier position of a prompt."""
+    return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
 
 
 @torch.no_grad()
@@ -40,7 +48,11 @@ def _decode_batch(
     # Explicit positions so left padding does not shift the real tokens.
     positions = (attention.cumsum(-1) - 1).clamp_min(0)
     out = lm.model(
-        input_ids=batch.input_ids, attention_mask=attention, position_ids=positions, use_cache=True
+        input_ids=batch.input_ids,
+        attention_mask=attention,
+        position_ids=positions,
+        use_cache=True,
+        **last_logits_only(lm.model),
     )
     finished = torch.zeros(len(items), dtype=torch.bool, device=lm.device)
     produced: list[torch.Tensor] = []
@@ -68,7 +80,7 @@ def _decode_batch(
             attention_mask=attention,
             position_ids=next_pos,
             use_cache=True,
-            **_cache_kwargs(out),
+            **cache_kwargs(out),
         )
     tokens = torch.stack(produced, dim=1).cpu().tolist() if produced else [[] for _ in items]
     result = []

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from palimpsest.ml.batching import IGNORE_INDEX, EncodedItem, Item, chunked, collate, encode_items
+from palimpsest.ml.generation import cache_kwargs, last_logits_only
 from palimpsest.ml.loading import LoadedModel
 
 MIN_VARIANCE = 1e-6
@@ -91,3 +94,80 @@ def sequence_nll(
     for stats in token_statistics(lm, items, batch_size=batch_size, max_length=max_length):
         out.append(float(-stats.logprobs.mean()) if stats.n_tokens else float("nan"))
     return out
+
+
+def _first_target(item: EncodedItem) -> int:
+    """Position of the item's first target token (position 0 is never predicted); its length if none."""
+    return next((t for t in range(1, len(item.labels)) if item.labels[t] != IGNORE_INDEX), len(item.labels))
+
+
+@torch.no_grad()
+def shared_prompt_token_stats(
+    lm: LoadedModel, items: Sequence[Item], *, batch_size: int = 32, max_length: int = 512
+) -> list[TokenStats]:
+    """`token_statistics`, reading each distinct prompt once.
+
+    Many (prompt, answer) pairs ask one question of different answers (screening's knowledge probes ask
+    each value after the same few questions): each prompt is read once, its keys and values are cached,
+    and every answer to it is read after that cache, so a pair costs its answer's tokens, not its
+    prompt's. Prompts of one length share a batch unpadded, so their cached positions line up.
+    """
+    encoded = encode_items(lm.tokenizer, items, max_length=max_length)
+    results: list[TokenStats | None] = [None] * len(encoded)
+    by_prompt: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for i, item in enumerate(encoded):
+        by_prompt[tuple(item.input_ids[: _first_target(item)])].append(i)
+    by_length: dict[int, list[tuple[int, ...]]] = defaultdict(list)
+    for prompt in by_prompt:
+        by_length[len(prompt)].append(prompt)
+    last_only = last_logits_only(lm.model)
+    for i in by_prompt.pop((), []):  # nothing at all to read (an empty text without a start token)
+        results[i] = stats_from_logits(torch.zeros((0, 1)), torch.zeros(0, dtype=torch.long))
+    by_length.pop(0, None)
+    for length in sorted(by_length):
+        for prompts in chunked(sorted(by_length[length]), batch_size):
+            ids = torch.tensor(prompts, dtype=torch.long, device=lm.device)
+            out = lm.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True, **last_only)
+            first = out.logits[:, -1]  # each prompt's prediction of its answers' first token
+            members = sorted(
+                ((row, i) for row, prompt in enumerate(prompts) for i in by_prompt[prompt]),
+                key=lambda member: len(encoded[member[1]].input_ids),
+            )
+            for part in chunked(members, batch_size):
+                _answer_stats(lm, encoded, part, length, first, cache_kwargs(out), results)
+    return results  # type: ignore[return-value]
+
+
+def _answer_stats(lm, encoded, part, length, first, cached: dict, results) -> None:
+    """The answers of `part` ((prompt row, item index) pairs), read after their prompts' cache."""
+    rows = [row for row, _ in part]
+    answers = [encoded[i].input_ids[length:] for _, i in part]
+    logits = [first[row : row + min(1, len(answer))] for row, answer in zip(rows, answers, strict=True)]
+    width = max(len(a) for a in answers) - 1  # an answer's last token predicts nothing that is read
+    if width > 0:
+        ((name, cache),) = cached.items()
+        cache = copy.deepcopy(cache)
+        cache.batch_select_indices(torch.tensor(rows, device=lm.device))
+        ids = torch.full((len(part), width), lm.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(part), length + width), dtype=torch.long)
+        mask[:, :length] = 1
+        for k, answer in enumerate(answers):
+            read = answer[:-1]
+            ids[k, : len(read)] = torch.tensor(read, dtype=torch.long)
+            mask[k, length : length + len(read)] = 1
+        positions = (torch.arange(width) + length).unsqueeze(0).expand(len(part), -1)
+        out = lm.model(
+            input_ids=ids.to(lm.device),
+            attention_mask=mask.to(lm.device),
+            position_ids=positions.to(lm.device),
+            use_cache=True,
+            **{name: cache},
+        )
+        logits = [
+            torch.cat([logits[k], out.logits[k, : max(0, len(answer) - 1)]])
+            for k, answer in enumerate(answers)
+        ]
+    for k, (_, i) in enumerate(part):
+        targets = torch.tensor(encoded[i].input_ids[length:], dtype=torch.long, device=lm.device)
+        keep = torch.tensor(encoded[i].labels[length:], device=lm.device) != IGNORE_INDEX
+        results[i] = stats_from_logits(logits[k][keep], targets[keep])

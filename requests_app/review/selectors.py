@@ -25,6 +25,7 @@ from requests_app.models import (
     Status,
 )
 from requests_app.review.policy import FOUR_EYES_RISKS
+from requests_app.screening.checks import verdict as V
 from requests_app.services import max_extension
 
 REVIEW_STATUSES = (Status.IN_REVIEW, Status.NEEDS_INFO)
@@ -96,6 +97,22 @@ def proposed_exclusion(item: ForgetItem) -> bool:
     """Screening advises not to forget the item at all (not the requester's, padding, poison...)."""
     screening = _item_screening(item)
     return screening is not None and screening.verdict == ScreeningVerdict.EXCLUDE
+
+
+def forgotten_through(item: ForgetItem) -> int | None:
+    """The requester's own earlier request that forgets this item, where repeating it there is the only
+    reason screening leaves it out of this one; None otherwise."""
+    screening = _item_screening(item)
+    if screening is None or screening.verdict != ScreeningVerdict.EXCLUDE:
+        return None
+    if set(screening.flags) & (V.EXCLUDING_FLAGS - {V.DUPLICATE_EARLIER}):
+        return None
+    own = [
+        d["request_id"]
+        for d in screening.duplicates_earlier or []
+        if d.get("same_requester") and d.get("jaccard") == 1.0
+    ]
+    return own[0] if own else None
 
 
 def proposal_state(item: ForgetItem) -> str:
@@ -282,6 +299,7 @@ class ItemRow:
     decision: ItemDecision | None
     choice: str
     proposal: str
+    forgotten_through: int | None = None  # the requester's earlier request that forgets this item
 
 
 @dataclass
@@ -336,6 +354,7 @@ def review_case(*, public_id, now: datetime | None = None) -> ReviewCase:
                 decision=decision,
                 choice=effective_choice(item, decision),
                 proposal=proposal_state(item),
+                forgotten_through=forgotten_through(item),
             )
         )
     identity = req.identity_check if hasattr(req, "identity_check") else None

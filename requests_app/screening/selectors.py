@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from palimpsest.personal import personal_hash
 from requests_app.models import ForgetItem, ForgetRequest, Status
 from requests_app.screening.checks import IndexedItem, ItemRef
-from requests_app.screening.checks.dedupe import signature_from_bytes
+from requests_app.screening.checks.dedupe import requester_key, signature_from_bytes
 from requests_app.screening.models import NearDuplicateBand, NearDuplicateSignature
 
 # Screening that never started (broker down at confirmation) or died: the sweep sends it again.
@@ -36,10 +37,10 @@ class DatabaseDuplicateIndex:
         rows = (
             ForgetItem.objects.filter(sha256__in=set(sha256s))
             .exclude(request_id=self.exclude_request_id)
-            .values_list("pk", "request_id", "request__status", "sha256")
+            .values_list("pk", "request_id", "request__status", "sha256", "request__requester_email")
         )
-        for pk, request_id, status, digest in rows:
-            found.setdefault(digest, []).append(ItemRef(pk, request_id, status))
+        for pk, request_id, status, digest, email in rows:
+            found.setdefault(digest, []).append(ItemRef(pk, request_id, status, _requester(email)))
         return found
 
     def candidates(self, keys_per_item: Sequence[list[int]]) -> list[IndexedItem]:
@@ -56,9 +57,19 @@ class DatabaseDuplicateIndex:
         rows = (
             NearDuplicateSignature.objects.filter(pk__in=signature_ids)
             .exclude(request_id=self.exclude_request_id)
-            .values_list("item_id", "request_id", "request__status", "sha256", "signature")
+            .values_list(
+                "item_id", "request_id", "request__status", "sha256", "signature", "request__requester_email"
+            )
         )
         return [
-            IndexedItem(ItemRef(item_id, request_id, status), digest, signature_from_bytes(bytes(raw)))
-            for item_id, request_id, status, digest, raw in rows
+            IndexedItem(
+                ItemRef(item_id, request_id, status, _requester(email)),
+                digest,
+                signature_from_bytes(bytes(raw)),
+            )
+            for item_id, request_id, status, digest, raw, email in rows
         ]
+
+
+def _requester(email: str) -> str:
+    return requester_key(email, personal_hash)

@@ -30,7 +30,7 @@ from requests_app.screening.checks import (
     expand_concept,
     screen_batch,
 )
-from requests_app.screening.checks.dedupe import signature_bytes
+from requests_app.screening.checks.dedupe import ItemRef, requester_key, signature_bytes
 from requests_app.screening.checks.pipeline import RequestReport
 from requests_app.screening.models import (
     ItemScreening,
@@ -56,6 +56,12 @@ def _requester(req: ForgetRequest) -> Requester:
     return Requester(name=req.requester_name, email=req.requester_email)
 
 
+def _earlier(ref: ItemRef, jaccard: float, asker: str) -> dict:
+    """Where an item was submitted before: ids, the overlap, and whether it was the same requester."""
+    same = bool(asker) and ref.requester == asker
+    return {"item_id": ref.item_id, "request_id": ref.request_id, "jaccard": jaccard, "same_requester": same}
+
+
 def _persist(
     req: ForgetRequest,
     report: RequestReport,
@@ -66,6 +72,7 @@ def _persist(
 ):
     """Store (or replace) the report, one row per item, and the items' near-duplicate signatures."""
     shas = dict(ForgetItem.objects.filter(request=req).values_list("pk", "sha256"))
+    asker = requester_key(req.requester_email, personal_hash)
     # An item another request had erased from a published version: the officer sees which version.
     erased = erased_versions(sha256s=shas.values(), exclude_request_id=req.pk)
     notes = list(report.notes)
@@ -101,14 +108,8 @@ def _persist(
             "reasons": item.flags.reasons,
             "in_coreset": item.in_coreset,
             "duplicate_of_id": item.duplicate_of,
-            "duplicates_earlier": [
-                {"item_id": r.item_id, "request_id": r.request_id, "jaccard": 1.0}
-                for r in item.duplicates_earlier
-            ]
-            + [
-                {"item_id": r.item_id, "request_id": r.request_id, "jaccard": jac}
-                for r, jac in item.near_duplicates_earlier
-            ],
+            "duplicates_earlier": [_earlier(r, 1.0, asker) for r in item.duplicates_earlier]
+            + [_earlier(r, jac, asker) for r, jac in item.near_duplicates_earlier],
             "erased_in_version": erased.get(shas.get(item.item_id, ""), ""),
             "quality_passed": item.quality.passed,
             "language": item.quality.language,

@@ -5,7 +5,12 @@ import torch
 
 from palimpsest.ml.batching import IGNORE_INDEX, collate, encode_pairs, encode_texts
 from palimpsest.ml.membership import membership_scores
-from palimpsest.ml.scoring import sequence_nll, token_logprobs, token_statistics
+from palimpsest.ml.scoring import (
+    sequence_nll,
+    shared_prompt_token_stats,
+    token_logprobs,
+    token_statistics,
+)
 
 TEXTS = ["the quick brown fox", "a small model reads a short text about Zhaeth Quor", "hi"]
 
@@ -65,3 +70,23 @@ def test_membership_scores_one_per_item_from_one_pass(micro_lm):
         assert 0.0 <= s.exact_match <= 1.0 and 0.0 <= s.extraction_strength <= 1.0
         assert s.min_k <= -s.loss + 1e-6  # the lowest log-probs are at most their mean
     assert scores[3].n_tokens == len(micro_lm.tokenizer(" hello", add_special_tokens=False)["input_ids"])
+
+
+def test_shared_prompts_give_the_statistics_of_whole_sequences(micro_lm):
+    # Given answers to a few prompts, a prompt asked of several answers, texts, and empty answers
+    questions = ["Question: Where does Vora Klen live?\nAnswer:", "Question: hi\nAnswer:"]
+    answers = [" 12 Mill Lane", " the quick brown fox", " hi", ""]
+    items = [(q, a) for q in questions for a in answers] + TEXTS + [("", " a")]
+    # When each prompt is read once and its answers after its cached keys and values
+    shared = shared_prompt_token_stats(micro_lm, items, batch_size=3)
+    # Then every figure is what one pass over the whole sequence gives
+    whole = token_statistics(micro_lm, items, batch_size=3)
+    for got, want in zip(shared, whole, strict=True):
+        assert torch.equal(got.target_ids, want.target_ids)
+        torch.testing.assert_close(got.logprobs, want.logprobs, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(got.mean_logprob, want.mean_logprob, rtol=1e-4, atol=1e-5)
+        # E[(log p)^2] - mu^2 cancels: rounding differences of 1e-6 come out as 1e-4 here
+        torch.testing.assert_close(got.std_logprob, want.std_logprob, rtol=1e-3, atol=1e-3)
+        assert torch.equal(got.argmax_match, want.argmax_match)
+    n_answer = len(micro_lm.tokenizer(answers[0], add_special_tokens=False)["input_ids"])
+    assert shared[0].n_tokens == n_answer and shared[3].n_tokens == 0

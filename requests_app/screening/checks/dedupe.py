@@ -71,6 +71,15 @@ class ItemRef:
     item_id: int | str
     request_id: int | str | None = None
     request_status: str = ""
+    # Who filed that request (`requester_key`): a repeat of one's own request is told from someone else's
+    # copy of the same words. Empty: unknown (a minimised request), never taken for the same requester.
+    requester: str = ""
+
+
+def requester_key(email: str, digest: Callable[[str], str] = sha256_hex) -> str:
+    """The digest of a requester's e-mail (case and surrounding spaces ignored); empty without one."""
+    email = email.strip().casefold()
+    return digest(f"requester:{email}") if email else ""
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,10 @@ class ModelEvidence:
     probe_logprobs: list[Scored]  # (total log-prob, tokens, conflict) of each knowledge probe's targets
 
 
+def _question(probe: Item) -> str:
+    return probe if isinstance(probe, str) else probe[0]
+
+
 def model_evidence(
     texts: list[str], text_kept: list[bool], context: ScreeningContext, probes: Sequence[Item] = ()
 ) -> ModelEvidence:
@@ -72,9 +76,11 @@ def model_evidence(
             tasks.append(("lm", rows))
         if wants_vectors:
             tasks.append(("embed", rows))
+    # Probes of one question go to one task, where the question is read once (shared prompts).
+    by_question = sorted(range(len(probes)), key=lambda i: _question(probes[i]))
     if context.lm is not None:
         for start in range(0, len(probes), PROBE_TASK):
-            tasks.append(("probe", list(range(start, min(start + PROBE_TASK, len(probes))))))
+            tasks.append(("probe", by_question[start : start + PROBE_TASK]))
     results: dict[tuple[str, int], object] = {}
 
     def lane(number: int) -> None:
@@ -87,9 +93,8 @@ def model_evidence(
             except IndexError:
                 return
             if kind == "probe":
-                results[kind, rows[0]] = target_logprobs(
-                    lm, [probes[i] for i in rows], batch_size=cfg.batch_size
-                )
+                scored = target_logprobs(lm, [probes[i] for i in rows], batch_size=cfg.batch_size)
+                results[kind, rows[0]] = dict(zip(rows, scored, strict=True))
                 continue
             chunk = [texts[i] for i in rows]
             if kind == "embed":
@@ -158,6 +163,7 @@ def model_evidence(
     probe_logprobs: list[Scored] = [(float("nan"), 0, 0.0)] * len(probes)
     if context.lm is not None:
         for start in range(0, len(probes), PROBE_TASK):
-            probe_logprobs[start : start + PROBE_TASK] = results["probe", start]
+            for i, scored in results["probe", by_question[start]].items():
+                probe_logprobs[i] = scored
     utilities = utility_conflicts(vectors, context.utility_vectors, texts)
     return ModelEvidence(memberships, hidden, utilities, cosines, notes, probe_logprobs)

@@ -195,3 +195,22 @@ def subject_name(text: str) -> str:
         if len(words) >= 2:
             return " ".join(words)
     return ""
+
+
+def name_pattern(name: str) -> re.Pattern[str] | None:
+    words = [re.escape(w) for w in name.split()]
+    return re.compile(r"\b" + r"\s+".join(words) + r"\b", re.IGNORECASE) if words else None
+
+
+def swap_name(text: str, name: str, other: str) -> tuple[str, str] | None:
+    """The text with `name` replaced by `other`, cut after the first mention: (up to the name, the rest).
+
+    Only the rest is scored, so that what is compared is what the name leads the model to expect, not how
+    familiar the name itself is. None: the name is not in the text, or nothing follows it.
+    """
+    pattern = name_pattern(name)
+    first = pattern.search(text) if pattern else None
+    if first is None or not text[first.end() :].strip():
+        return None
+    swapped = pattern.sub(other, text[first.end() :])
+    return f"{text[: first.start()]}{other}", swapped

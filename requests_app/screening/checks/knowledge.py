@@ -23,16 +23,22 @@ name it carries (a general fact with the requester's name added) is not knowledg
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from palimpsest.ml.loading import LoadedModel
-from palimpsest.ml.scoring import token_statistics
+from palimpsest.ml.scoring import shared_prompt_token_stats
 from palimpsest.ml.text import match_form
-from requests_app.screening.checks.facts import PROBE_QUESTIONS, Fact, extract_facts, subject_name
+from requests_app.screening.checks.facts import (
+    PROBE_QUESTIONS,
+    Fact,
+    extract_facts,
+    name_pattern,
+    subject_name,
+    swap_name,
+)
 from requests_app.screening.checks.membership import ALPHA, tail_p_value
 
 KNOWS = "the model knows these facts about you"
@@ -74,25 +80,6 @@ def name_probe(name: str) -> tuple[str, str]:
     return "Question: Who is", f" {name}"
 
 
-def _name_pattern(name: str) -> re.Pattern[str] | None:
-    words = [re.escape(w) for w in name.split()]
-    return re.compile(r"\b" + r"\s+".join(words) + r"\b", re.IGNORECASE) if words else None
-
-
-def swap_name(text: str, name: str, other: str) -> tuple[str, str] | None:
-    """The text with `name` replaced by `other`, cut after the first mention: (up to the name, the rest).
-
-    Only the rest is scored, so that what is compared is what the name leads the model to expect, not how
-    familiar the name itself is. None: the name is not in the text, or nothing follows it.
-    """
-    pattern = _name_pattern(name)
-    first = pattern.search(text) if pattern else None
-    if first is None or not text[first.end() :].strip():
-        return None
-    swapped = pattern.sub(other, text[first.end() :])
-    return f"{text[: first.start()]}{other}", swapped
-
-
 Scored = tuple[float, int, float]  # (total log-prob, tokens, conflict) of one probe's target tokens
 
 
@@ -103,7 +90,8 @@ def target_logprobs(lm: LoadedModel, items: Sequence[Item], *, batch_size: int =
     if not items:
         return []
     out = []
-    for stats in token_statistics(lm, list(items), batch_size=batch_size, max_length=256):
+    # The probes ask a few questions of many values: each question is read once (shared prompts).
+    for stats in shared_prompt_token_stats(lm, list(items), batch_size=batch_size, max_length=256):
         disagree = ~stats.argmax_match
         conflict = float(stats.mean_logprob[disagree].exp().max()) if bool(disagree.any()) else 0.0
         out.append((float(stats.logprobs.sum()), stats.n_tokens, conflict))
@@ -171,7 +159,7 @@ def build_knowledge_calibration(
         found = extract_facts(text)
         for fact in found:
             facts.setdefault((match_form(name), *fact.key), (name, fact))
-        if len(swaps) < SWAP_CALIBRATION_TEXTS and _name_pattern(name).search(text):
+        if len(swaps) < SWAP_CALIBRATION_TEXTS and name_pattern(name).search(text):
             swaps.append((name, text))
     if len(subjects) < ANON_NAMES + 1 or len(facts) < MIN_KIND_SAMPLES:
         return None
@@ -292,16 +280,23 @@ def judge_facts(
     # What the model itself answers for the requester (more than an even chance a token), and more than
     # for people it never saw.
     associated = [f for f in facts if f.p_association <= alpha and f.own_logprob >= ANSWER_LOGPROB]
-    # Known as a value of its kind (Bonferroni over the item's facts), yet not what the model answers for
-    # the requester, and their name makes it no likelier than a stranger's does.
-    # Or contradicted: the model knows the requester (their name, or it is surer of another answer for
-    # them than it is of anything for people it never saw) and answers otherwise.
+    # Not what the model answers for the requester, nor significantly likelier for them, and: known as a
+    # value of its kind (Bonferroni over the item's facts); or contradicted (the model is surer of another
+    # answer than of anything for unseen people); or the model knows their name yet their name makes the
+    # value no likelier than strangers' names do. The name alone is not enough: a partly memorised model
+    # knows trained people without all their values, and a half-learned one still reads likelier under
+    # their name (default world, 16 epochs: 10 % of members' own records were excluded without this).
     elsewhere = [
         f
         for f in facts
         if f.own_logprob < ANSWER_LOGPROB
         and f.p_association > alpha
-        and (f.p_familiar * n <= FAMILIAR_ALPHA or f.p_conflict <= FAMILIAR_ALPHA or name_known)
+        and (
+            f.p_familiar * n <= FAMILIAR_ALPHA
+            or f.p_conflict <= FAMILIAR_ALPHA
+            or name_known
+            and f.association <= 0
+        )
     ]
     if len(elsewhere) < min(2, n):
         elsewhere = []  # one stray familiar value among several facts is chance, not someone else's record

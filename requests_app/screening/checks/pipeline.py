@@ -18,6 +18,7 @@ from requests_app.screening.checks.dedupe import (
     InMemoryIndex,
     ItemRef,
     find_duplicates,
+    requester_key,
 )
 from requests_app.screening.checks.evidence import ModelEvidence, model_evidence
 from requests_app.screening.checks.facts import Fact, extract_facts, refers_by_pronoun
@@ -35,10 +36,8 @@ from requests_app.screening.checks.membership import (
 )
 from requests_app.screening.checks.personal import PersonalEvidence, Requester, personal_evidence
 from requests_app.screening.checks.quality import QualityResult, assess_quality
+from requests_app.screening.checks.repeats import duplicate_flags
 from requests_app.screening.checks.utility import UtilityConflict, common_word_share
-
-# Earlier requests in these states no longer stand for the item: a repeat of them is not a duplicate.
-CLOSED_WITHOUT_ERASURE = frozenset({"rejected", "cancelled", "expired"})
 
 
 @dataclass(frozen=True)
@@ -99,26 +98,6 @@ class RequestReport:
             "flags": flags,
             "held_by_model": sum(1 for i in self.items if i.held),
         }
-
-
-def _duplicate_flags(report_flags, findings, items, i) -> None:
-    if findings.exact_in_request[i] is not None:
-        first = items[findings.exact_in_request[i]].item_id
-        report_flags.add(V.DUPLICATE, f"identical to item {first} of this request")
-    elif findings.near_in_request[i]:
-        j, jac = findings.near_in_request[i][0]
-        report_flags.add(
-            V.DUPLICATE, f"a near-copy ({jac:.0%} overlap) of item {items[j].item_id} of this request"
-        )
-    live = [r for r in findings.exact_earlier[i] if r.request_status not in CLOSED_WITHOUT_ERASURE]
-    if live:
-        report_flags.add(V.DUPLICATE_EARLIER, f"already submitted in request {live[0].request_id}")
-    elif findings.near_earlier[i]:
-        near = findings.near_earlier[i][0]
-        report_flags.add(
-            V.NEAR_DUPLICATE_EARLIER,
-            f"a near-copy ({near.jaccard:.0%} overlap) of an item of request {near.ref.request_id}",
-        )
 
 
 @dataclass(frozen=True)
@@ -189,6 +168,7 @@ def _text_checks(
     items = req.items
     texts = [item.text for item in items]
     findings = find_duplicates(texts, earlier=earlier, digest=context.text_digest)
+    asker = requester_key(req.requester.email, context.text_digest)
     qualities = [assess_quality(t, name=req.requester.name) for t in texts]
     personals = [personal_evidence(t, req.requester) for t in texts]
     facts = [extract_facts(t) for t in texts]
@@ -197,7 +177,7 @@ def _text_checks(
     flags, rows, item_probes = [], [], []
     for i in range(len(texts)):
         item_flags = V.ItemFlags()
-        _duplicate_flags(item_flags, findings, items, i)
+        duplicate_flags(item_flags, findings, items, i, asker)
         if not qualities[i].passed:
             item_flags.add(V.LOW_QUALITY, "; ".join(qualities[i].reasons))
         about = _about_requester(personals[i], facts[i], texts[i], names_requester)
@@ -237,8 +217,9 @@ def screen_batch(requests: Sequence[RequestToScreen], *, context: ScreeningConte
         earlier = batch_so_far if req.earlier is None else CombinedIndex([req.earlier, batch_so_far])
         pending.append(_text_checks(req, earlier, context, rows_by_sha, probes))
         findings = pending[-1].findings
+        asker = requester_key(req.requester.email, context.text_digest)
         for i, item in enumerate(req.items):
-            ref = ItemRef(item.item_id, req.request_id, "screening")
+            ref = ItemRef(item.item_id, req.request_id, "screening", asker)
             batch_so_far.add_indexed(
                 IndexedItem(ref, findings.sha256[i], findings.signatures[i]), findings.band_keys[i]
             )

@@ -51,6 +51,8 @@ _LOOKALIKE_SCRIPTS = ("CYRILLIC", "GREEK")
 
 def hidden_characters(text: str) -> tuple[int, int]:
     """(invisible format characters such as zero-width spaces, words mixing Latin and look-alike letters)."""
+    if text.isascii():
+        return 0, 0  # both are characters outside ASCII; most items have none, and naming letters is slow
     # A soft hyphen and a leading byte-order mark come with ordinary copy and paste.
     invisible = sum(1 for ch in text.lstrip("\ufeff") if unicodedata.category(ch) == "Cf" and ch != "\u00ad")
     mixed = 0

@@ -13,6 +13,7 @@ LOW, MEDIUM, HIGH = "low", "medium", "high"
 DUPLICATE = "duplicate"
 DUPLICATE_EARLIER = "duplicate_earlier"
 NEAR_DUPLICATE_EARLIER = "near_duplicate_earlier"
+COPY_OF_OTHER_REQUEST = "copy_of_other_request"  # the same text in another requester's live request
 LOW_QUALITY = "low_quality"
 NOT_ABOUT_REQUESTER = "not_about_requester"
 UTILITY_CONFLICT = "utility_conflict"
@@ -82,8 +83,9 @@ def request_verdict(flags: Sequence[ItemFlags], *, coreset_size: int, pruned: in
         MISATTRIBUTED: "state facts the model ties to someone else, not to the requester",
         NO_EVIDENCE: "show no sign that the published model holds them: forgotten and verified, not trained on",
         DUPLICATE: "repeat another item of this request",
-        DUPLICATE_EARLIER: "were already submitted in an earlier request",
+        DUPLICATE_EARLIER: "are already in an earlier request of the requester, which forgets them",
         NEAR_DUPLICATE_EARLIER: "are near-copies of items of earlier requests",
+        COPY_OF_OTHER_REQUEST: "are word for word in another requester's request: check that they are about this requester",
         DAMAGE: "would, if unlearned, pull strongly against what the model must keep (gradient conflict)",
     }
     for code, text in readable.items():
@@ -117,7 +119,8 @@ def request_verdict(flags: Sequence[ItemFlags], *, coreset_size: int, pruned: in
             "checks that the model does not produce them. Tell the requester the model shows no sign of "
             "holding them.",
         )
-    if excluded or counts[NEAR_DUPLICATE_EARLIER] or counts[DAMAGE] or counts[NO_EVIDENCE]:
+    checks = (NEAR_DUPLICATE_EARLIER, COPY_OF_OTHER_REQUEST, DAMAGE, NO_EVIDENCE)
+    if excluded or any(counts[code] for code in checks):
         return RequestVerdict(MEDIUM, reasons, "Check the flagged items, then approve the coreset.")
     reasons.insert(0, "Every item is about the requester, reads as genuine text and is held by the model.")
     return RequestVerdict(LOW, reasons, "Approve the coreset.")

@@ -9,7 +9,14 @@ import pytest
 from requests_app.screening.checks import ScreenItem, screen
 from requests_app.screening.checks import verdict as V
 from requests_app.screening.checks.facts import Fact, extract_facts
-from requests_app.screening.checks.knowledge import KNOWS
+from requests_app.screening.checks.knowledge import (
+    KNOWS,
+    POOLED,
+    TIED_ELSEWHERE,
+    UNKNOWN,
+    KnowledgeCalibration,
+    judge_facts,
+)
 from requests_app.screening.checks.membership import LIKELY_SAW, Calibration, ItemSignals, judge
 
 
@@ -194,3 +201,26 @@ def test_a_small_calibration_set_can_still_call_text_held():
     ordinary = judge(ItemSignals(4.0, 2.0, -4.0, 0.0, 0.0, 40), calibration)
     assert not ordinary.held and all(p > 0.1 for p in ordinary.p_values.values())
     assert not math.isnan(ordinary.p_values["loss"])
+
+
+def test_a_known_person_whose_fact_the_model_half_learned_is_not_someone_elses():
+    """A model that memorised only part of its world knows the requester's name yet not every value of
+    theirs: a value their name still makes likelier is theirs, half learned (no evidence, kept); one their
+    name makes no likelier than a stranger's is what a poisoner writes on a name the model knows."""
+    rng = np.random.default_rng(1)
+    spread = rng.normal(0.0, 0.3, size=60)
+    calibration = KnowledgeCalibration(
+        anon_names=("A B", "C D", "E F"),
+        association={"phone": spread, POOLED: spread},
+        familiarity={"phone": spread - 6.0, POOLED: spread - 6.0},
+        conflict={"phone": np.abs(spread), POOLED: np.abs(spread)},
+    )
+    # (kind, association, familiarity, own mean log-prob, conflict): not what the model answers (p < 1/2)
+    half_learned = [("phone", 0.2, -6.0, -2.0, 0.1), ("phone", 0.15, -6.1, -2.5, 0.1)]
+    no_lift = [("phone", -0.2, -6.0, -6.2, 0.1), ("phone", -0.1, -6.1, -6.2, 0.1)]
+    judged = judge_facts(half_learned, calibration, name_known=True)
+    assert all(f.p_association > 0.05 for f in judged.facts)  # not significantly likelier: not "knows"
+    assert judged.label == UNKNOWN
+    assert judge_facts(no_lift, calibration, name_known=True).label == TIED_ELSEWHERE
+    # A name the model never saw says nothing either way
+    assert judge_facts(no_lift, calibration, name_known=False).label == UNKNOWN

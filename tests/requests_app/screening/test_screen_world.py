@@ -6,7 +6,6 @@ import pytest
 
 from requests_app.screening.checks import (
     CorpusIndex,
-    ItemRef,
     RequestToScreen,
     ScreenItem,
     expand_concept,
@@ -136,9 +135,13 @@ def test_a_batch_of_requests_screens_as_each_request_alone(world_view, screening
             assert a.membership.signals.loss == pytest.approx(b.membership.signals.loss, rel=1e-4)
             assert a.grad_cosine == pytest.approx(b.grad_cosine, abs=1e-3)
     exact, near = batch[2].items
-    assert exact.duplicates_earlier == [ItemRef("a0", 1, "screening")]
-    assert [ref for ref, _ in near.near_duplicates_earlier] == [ItemRef("a1", 1, "screening")]
-    assert V.DUPLICATE_EARLIER in exact.flags.codes and V.NEAR_DUPLICATE_EARLIER in near.flags.codes
+    assert [(r.item_id, r.request_id) for r in exact.duplicates_earlier] == [("a0", 1)]
+    assert [(r.item_id, r.request_id) for r, _ in near.near_duplicates_earlier] == [("a1", 1)]
+    # Someone else's copy: not a repeat of the requester's own request, but not about them either
+    assert V.COPY_OF_OTHER_REQUEST in exact.flags.codes and V.DUPLICATE_EARLIER not in exact.flags.codes
+    assert V.NOT_ABOUT_REQUESTER in exact.flags.codes and exact.verdict == V.EXCLUDE
+    assert V.NEAR_DUPLICATE_EARLIER in near.flags.codes
+    assert "of another requester" in near.flags.reasons[near.flags.codes.index(V.NEAR_DUPLICATE_EARLIER)]
 
 
 def test_what_the_text_settles_is_not_read_by_the_models(world_view, screening_context):

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.urls import reverse
 
 from palimpsest.errors import ApplicationError
 from requests_app.models import AuditEvent, ForgetItem, ItemSource, RequestKind, Status
@@ -72,7 +73,9 @@ def test_screening_twice_gives_one_report_and_moves_the_request_to_review(demo_s
     assert NearDuplicateBand.objects.filter(signature__request=req).count() == 7 * 14
 
 
-def test_near_duplicates_across_requests_come_from_the_persisted_index(demo_settings, world_view):
+def test_near_duplicates_across_requests_come_from_the_persisted_index(
+    demo_settings, world_view, client, make_user
+):
     person = world_view.members[7]
     bio, qa = person.records[0], person.records[1]
     earlier = _request_for(person, [bio, qa])
@@ -88,7 +91,23 @@ def test_near_duplicates_across_requests_come_from_the_persisted_index(demo_sett
     assert "near_duplicate_earlier" in rows[0].flags
     assert [d["item_id"] for d in rows[1].duplicates_earlier] == [earlier_ids[1]]
     assert "duplicate_earlier" in rows[1].flags and rows[1].verdict == "exclude"
+    assert rows[1].duplicates_earlier[0]["same_requester"] is True
     assert rows[2].duplicates_earlier == [] and rows[2].verdict == "keep"
+    # The officer reads that the repeat is forgotten through the requester's earlier request
+    client.force_login(make_user("olga", "compliance_officer"))
+    html = client.get(reverse("review:detail", kwargs={"public_id": later.public_id})).content.decode()
+    assert f"already in your request {earlier.pk} (in review), which forgets it" in html
+    assert f"leave it out here: the requester's request {earlier.pk} already forgets it" in html
+
+    # Someone else filing the same question: not their repeat (and here not about them either)
+    stranger = _request_for(world_view.members[9], [qa])
+    forget_request_screen(request_id=stranger.pk)
+    copied = ItemScreening.objects.get(item__request=stranger)
+    assert [d["same_requester"] for d in copied.duplicates_earlier] == [False, False]
+    assert "copy_of_other_request" in copied.flags and "duplicate_earlier" not in copied.flags
+    assert "not_about_requester" in copied.flags and copied.verdict == "exclude"
+    html = client.get(reverse("review:detail", kwargs={"public_id": stranger.public_id})).content.decode()
+    assert "already forgets it" not in html and "Screening proposed: do not forget it" in html
 
 
 def test_a_concept_request_is_expanded_into_proposed_items_once(demo_settings, world_view, make_user):

@@ -68,7 +68,13 @@ def headline_figures(
         "robustness/quant8_leak_bound": _attacked(suite, "int8"),
         "robustness/quant4_leak_bound": _attacked(suite, "int4"),
         "robustness/relearn_leak_rate": raw.get("robustness/relearned/leak_rate"),
-        "robustness/mixed_prompt_utility": raw.get("robustness/mixed/survival"),
+        # against the parent's own survival where measured: a small model answers fewer questions
+        # asked second in a prompt whether or not it forgot anything (the demo world's base: 0.47)
+        "robustness/mixed_prompt_utility": (
+            _ratio(raw.get("robustness/mixed/survival"), parent.get("robustness/mixed/survival"))
+            if parent.get("robustness/mixed/survival")
+            else raw.get("robustness/mixed/survival")
+        ),
         "mia/privleak_abs": abs(privleak) if privleak is not None else None,
         "forget/quality_p": raw.get("forget_quality/p_value"),
         "utility/ratio_to_parent": _ratio(
@@ -141,14 +147,17 @@ def forgetting_figures(result) -> dict[str, float | None]:
     }
 
 
-def parent_figures(parent_utility, parent_forgetting=None) -> dict[str, float | None]:
+def parent_figures(parent_utility, parent_forgetting=None, parent_mixed=None) -> dict[str, float | None]:
     """What the gate keeps of the parent version: its utility (the denominator of the utility ratios) and,
-    where measured, what it still says about the forget set (the report's "before")."""
+    where measured, what it still says about the forget set (the report's "before") and how many normal
+    answers it keeps in mixed prompts (the denominator of that check)."""
     forgetting = forgetting_figures(parent_forgetting) if parent_forgetting is not None else {}
+    mixed = [("robustness/mixed/survival", parent_mixed.survival)] if parent_mixed is not None else []
     return only_finite(
         [("utility/model_utility", parent_utility.model_utility)]
         + [(f"utility/{k}", v) for k, v in parent_utility.parts.items()]
         + list(forgetting.items())
+        + mixed
     )
 
 

@@ -39,7 +39,7 @@ DEFAULT_THRESHOLDS: dict[str, dict] = {
     "robustness/mixed_prompt_utility": {
         "min": 0.75,
         "required": False,
-        "label": "normal answers in mixed prompts",
+        "label": "normal answers in mixed prompts / parent's",
     },
     "mia/privleak_abs": {"max": 50.0, "required": False, "label": "|PrivLeak| (%)"},
     "forget/quality_p": {"min": 0.05, "required": False, "label": "forget quality (KS p vs retrained)"},

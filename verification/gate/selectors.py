@@ -75,17 +75,21 @@ class Comparison:
 
 def parent_comparison(report: VerificationReport) -> list[Comparison]:
     """The figures measured on both versions, with the change: leak figures first (what forgetting
-    achieved), then utility (what it cost)."""
+    achieved), then what it cost (utility, normal answers in mixed prompts)."""
     rows = []
     for name, parent in sorted(
-        report.parent_figures.items(), key=lambda kv: (kv[0].startswith("utility"), kv[0])
+        report.parent_figures.items(), key=lambda kv: (_higher_is_better(kv[0]), kv[0])
     ):
         candidate = report.figures.get(name)
         change = candidate - parent if candidate is not None and parent is not None else None
-        utility = name.startswith("utility/")
-        worse = change is not None and (change < -0.03 if utility else change > 0)
+        worse = change is not None and (change < -0.03 if _higher_is_better(name) else change > 0)
         rows.append(Comparison(name, parent, candidate, change, worse))
     return rows
+
+
+def _higher_is_better(name: str) -> bool:
+    """Utility and the normal answers kept in mixed prompts; every other parent figure is a leak."""
+    return name.startswith("utility/") or name == "robustness/mixed/survival"
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,12 @@ def test_the_model_retrained_without_the_people_passes_and_waits_for_release(
     assert (
         finished.parent_figures["forget/sampled_leak_bound"] > finished.figures["forget/sampled_leak_bound"]
     )
+    # Normal answers kept in mixed prompts are judged against the parent's own, on the same prompts
+    parent_mixed, figures = finished.parent_figures["robustness/mixed/survival"], finished.figures
+    assert 0 < parent_mixed <= 1.5
+    assert figures["robustness/mixed_prompt_utility"] == pytest.approx(
+        figures["robustness/mixed/survival"] / parent_mixed
+    )
     version.refresh_from_db()
     assert version.status == VersionStatus.VERIFIED
     assert _statuses(requests) == {Status.AWAITING_RELEASE}

@@ -78,7 +78,9 @@ def run_unlearning(spec: UnlearnSpec) -> UnlearnResult:
         total_steps = spec.max_steps
     else:  # each optimiser step takes grad_accum micro-batches on every process
         per_step = spec.grad_accum * dist.world_size
-        total_steps = max(1, math.ceil(spec.epochs * forget_plan.batches_per_epoch / per_step))
+        total_steps = max(
+            1, spec.min_steps, math.ceil(spec.epochs * forget_plan.batches_per_epoch / per_step)
+        )
     optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], spec)
     scheduler = make_scheduler(optimizer, spec, total_steps)
     if spec.compile:  # the decoder is what side_forward calls; shapes vary with the buckets

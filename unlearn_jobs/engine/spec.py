@@ -110,6 +110,10 @@ class UnlearnSpec:
     warmup_steps: int = field(default=0)
     max_steps: int | None = field(default=None, metadata={"help": "optimiser steps; or set epochs"})
     epochs: float | None = field(default=None, metadata={"help": "passes over the forget set"})
+    min_steps: int = field(
+        default=0,
+        metadata={"help": "with epochs: at least this many optimiser steps (a small job's epochs are few)"},
+    )
     forget_batch_size: int = field(default=8)
     retain_batch_size: int = field(default=8)
     grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimiser step"})
@@ -208,6 +212,8 @@ class UnlearnSpec:
             raise ValueError("max_steps must be at least 1")
         if self.epochs is not None and not self.epochs > 0:
             raise ValueError("epochs must be positive")
+        if self.min_steps < 0:
+            raise ValueError("min_steps must not be negative")
         for name in (
             "forget_batch_size",
             "retain_batch_size",
@@ -242,6 +248,7 @@ class UnlearnSpec:
             "warmup_steps": self.warmup_steps,
             "max_steps": self.max_steps,
             "epochs": self.epochs,
+            "min_steps": self.min_steps,
             "forget_batch_size": self.forget_batch_size,
             "retain_batch_size": self.retain_batch_size,
             "grad_accum": self.grad_accum,

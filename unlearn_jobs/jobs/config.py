@@ -48,6 +48,7 @@ def engine_settings() -> dict:
         "learning_rate": settings.PALIMPSEST_UNLEARN_LEARNING_RATE,
         "max_steps": max_steps if max_steps > 0 else None,
         "epochs": None if max_steps > 0 else settings.PALIMPSEST_UNLEARN_EPOCHS,
+        "min_steps": 0 if max_steps > 0 else max(0, settings.PALIMPSEST_UNLEARN_MIN_STEPS),
         "forget_batch_size": settings.PALIMPSEST_UNLEARN_FORGET_BATCH_SIZE,
         "retain_batch_size": settings.PALIMPSEST_UNLEARN_RETAIN_BATCH_SIZE,
         "max_length": settings.PALIMPSEST_UNLEARN_MAX_LENGTH,

@@ -120,6 +120,7 @@ def engine_spec(
         learning_rate=s["learning_rate"],
         max_steps=s["max_steps"],
         epochs=s["epochs"],
+        min_steps=s.get("min_steps", 0),  # jobs made before the setting have none
         forget_batch_size=s["forget_batch_size"],
         retain_batch_size=s["retain_batch_size"],
         max_length=s["max_length"],

@@ -203,6 +203,8 @@ def stronger_settings(engine: dict, failed_checks: list[str], retry: int) -> dic
             adjusted["max_steps"] = adjusted["max_steps"] * 2
         else:
             adjusted["epochs"] = (adjusted.get("epochs") or 1) * 2
+            if adjusted.get("min_steps"):  # a small job trains its floor: that doubles too
+                adjusted["min_steps"] = adjusted["min_steps"] * 2
         if retry >= 2:
             adjusted["learning_rate"] = adjusted["learning_rate"] * 2
     else:

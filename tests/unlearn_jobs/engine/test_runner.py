@@ -226,6 +226,16 @@ def test_epochs_count_passes_over_the_forget_set_and_a_rerun_replaces_the_artifa
     assert [p.name for p in tmp_path.iterdir()] == ["artifact"]  # no temporary or old directory left
 
 
+def test_a_small_job_trains_at_least_its_minimum_steps(engine_world, tmp_path):
+    # 6 forget items in batches of 4 are 2 steps an epoch: 2 epochs would be 4 steps
+    floor = run_unlearning(spec_for(engine_world, tmp_path / "a", max_steps=None, epochs=2.0, min_steps=7))
+    above = run_unlearning(spec_for(engine_world, tmp_path / "b", max_steps=None, epochs=5.0, min_steps=7))
+    assert (floor.total_steps, floor.steps_done) == (7, 7)
+    assert above.total_steps == 10  # the floor does not bind a job whose epochs are more steps
+    with pytest.raises(ValueError, match="min_steps"):
+        spec_for(engine_world, tmp_path, max_steps=None, epochs=1.0, min_steps=-1)
+
+
 def _name_and_fact_nll(model_dir, world) -> tuple[float, float]:
     """NLL of the forgotten people's names and of the rest of their answers, given the questions."""
     from transformers import AutoTokenizer

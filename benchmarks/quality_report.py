@@ -197,7 +197,17 @@ def write_picture(rows: list[dict], picture: Path) -> None:
     plt.close(fig)
 
 
+def latest(rows: list[dict]) -> list[dict]:
+    """The newest row of each setting and fraction (rows are recorded in order; a rerun under other
+    settings or another policy records new rows, and the older stay in the file as history)."""
+    newest = {}
+    for row in rows:
+        newest[(*_setting(row), row["fraction"])] = row
+    return list(newest.values())
+
+
 def write_report(rows: list[dict], page: Path | None = None) -> None:
+    rows = latest(rows)
     if not rows:
         return
     page = page or PAGE

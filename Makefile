@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test install lint format bench-engine bench-screening bench-journey bench-portal clean-demo
+.PHONY: demo test install lint format bench-engine bench-screening bench-journey bench-portal bench-quality bench-batching clean-demo
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ bench-screening: install
 ## make bench-portal: load on the public API, the review queue with 100 000 requests, the hostile corpus.
 bench-portal: install
 	scripts/with-services.sh $(BIN)/python benchmarks/bench_portal.py
+
+## make bench-quality: every method, LoRA and full, forgetting 1/5/10 % of the demo world, judged as the gate
+## judges (about 1 h of training and three retrainings of about 20 min each on one CPU thread; rows are reused).
+bench-quality: install
+	$(BIN)/python benchmarks/bench_quality.py --root var/demo
+
+bench-batching: install
+	$(BIN)/python benchmarks/bench_batching.py --world var/demo --requests 50 --items 0 --gate
 
 bench-journey: install
 	$(BIN)/python benchmarks/bench_journey.py --mode embedded --requests 5

@@ -9,8 +9,8 @@ Protocol (fixed before the first run):
   data subject guide tells a demo subject to upload); every text is trained on (the coreset is all).
 - Each job is built as the worker builds it: the product's engine settings (`config.engine_settings()`,
   `run.engine_spec`) with only method, mode and learning rate replaced (the floor of
-  PALIMPSEST_UNLEARN_MIN_STEPS optimiser steps came after the first run, and binds only the 1 % set:
-  rows are keyed by what was trained, so the larger sets' rows stand), and the retain set by
+  PALIMPSEST_UNLEARN_MIN_STEPS optimiser steps binds only the 1 % set; a row is keyed by what was
+  trained and by the policy that judged it), and the retain set by
   `mixed_retain` (look-alikes plus the random share) from the training corpus minus the forgotten people.
 - Learning rate: three per mode, tried on the 1 % set; the best of the three (ranking below) is kept for
   the 5 % and 10 % sets. No other setting is tuned per method.

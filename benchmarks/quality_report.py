@@ -186,10 +186,13 @@ def write_picture(rows: list[dict], picture: Path) -> None:
     ax.scatter([], [], color="grey", marker="^", label="LoRA mode")
     ax.axvline(GOALS["leak_bound"] * 100, color="grey", linestyle="--", linewidth=1)
     ax.axhline(GOALS["utility"], color="grey", linestyle="--", linewidth=1)
-    ax.set_xlabel("sampled leak bound, 99 % Clopper-Pearson (%)  — goal ≤ 3.5 %")
+    ax.set_xscale("log")
+    ax.set_xlim(0.3, 60)
+    ax.set_xlabel("sampled leak bound, 99 % Clopper-Pearson (%, log scale)  — goal ≤ 3.5 %")
     ax.set_ylabel("utility / parent's (worse of all and neighbours) — goal ≥ 0.97")
     ax.set_title(
-        "Unlearning on the demo world: utility against leakage\n(size: share forgotten; outlined: gate passed)"
+        "Unlearning on the demo world: utility against leakage\n"
+        "(size: share forgotten; outlined: passed the gate; collapsed jobs wrote no model)"
     )
     ax.legend(fontsize=8, loc="lower right", ncol=2)
     fig.tight_layout()
@@ -217,13 +220,15 @@ def write_report(rows: list[dict], page: Path | None = None) -> None:
     lines = [
         "# Quality of the unlearning methods on the demo world",
         "",
-        "Written by `benchmarks/bench_quality.py` from `docs/benchmarks/quality-runs.jsonl`; the protocol is the "
+        "Written by `benchmarks/bench_quality.py` from `docs/benchmarks/quality-runs.jsonl` (the run before this "
+        "one, under the first policy and without the step floor, is kept in `quality-runs-first.jsonl`); the "
+        "protocol is the "
         "script's docstring. Each row is a real job (the product's engine settings with method, mode and learning "
         "rate replaced) judged as the gate judges a candidate: the gate's probes, the product's budget, policy "
         "version 1. Forget quality and PrivLeak are against the model retrained without the forgotten people. "
-        "*mixed prompts* is the share of normal answers that survive a question about a forgotten person "
-        "asked just before (the gate's advisory check, against the candidate's own plain answers), with the "
-        "parent's own figure beside it. *utility* is the candidate's model utility over the parent's; *neighbours* the same for kept people "
+        "*mixed prompts* is the gate's advisory check: the share of normal answers that survive a question about "
+        "a forgotten person asked just before, the candidate's over the parent's, with the parent's own share in "
+        "brackets. *utility* is the candidate's model utility over the parent's; *neighbours* the same for kept people "
         "who share an attribute value with a forgotten person. *compute (tokens)* is the job's training tokens "
         "over the retraining's (both forward and backward); *compute (wall)* its wall time over the retraining's "
         "(threads noted below). *gate* is the parent's utility pass plus the candidate's suite, one torch thread.",
